@@ -1,0 +1,35 @@
+"""hmpush: HarmonyOS Push Kit v3 (scenario-based messages) for Python."""
+
+from __future__ import annotations
+
+from hmpush.codes import ReceiptResult, TokenFailure
+from hmpush.errors import (
+    AuthError,
+    CredentialsError,
+    HmpushError,
+    PayloadError,
+    PermissionDeniedError,
+    PushError,
+    QuotaError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthError",
+    "CredentialsError",
+    "HmpushError",
+    "PayloadError",
+    "PermissionDeniedError",
+    "PushError",
+    "QuotaError",
+    "ReceiptResult",
+    "ServerError",
+    "TokenFailure",
+    "TransportError",
+    "ValidationError",
+    "__version__",
+]
