@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from hmpush.auth import (
+    JwtSigner,
+    JwtVerifier,
+    ServiceAccount,
+    VerificationKey,
+    generate_service_account,
+    write_service_account,
+)
 from hmpush.codes import ReceiptResult, TokenFailure
 from hmpush.errors import (
     AuthError,
@@ -22,14 +30,20 @@ __all__ = [
     "AuthError",
     "CredentialsError",
     "HmpushError",
+    "JwtSigner",
+    "JwtVerifier",
     "PayloadError",
     "PermissionDeniedError",
     "PushError",
     "QuotaError",
     "ReceiptResult",
     "ServerError",
+    "ServiceAccount",
     "TokenFailure",
     "TransportError",
     "ValidationError",
+    "VerificationKey",
     "__version__",
+    "generate_service_account",
+    "write_service_account",
 ]
