@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from auth_support import FakeClock
 
 from hmpush.auth import ServiceAccount, VerificationKey, generate_service_account
 
@@ -34,3 +35,9 @@ def registered_keys(
 ) -> dict[str, VerificationKey]:
     """What the server knows: `account` (PROJECT_ID) and `other_account` (OTHER_PROJECT_ID)."""
     return {key.key_id: VerificationKey.from_account(key) for key in (account, other_account)}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fresh hand-moved clock."""
+    return FakeClock()

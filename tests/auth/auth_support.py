@@ -1,0 +1,13 @@
+"""Helpers shared by the auth tests (a module name unique in the suite, importable by them)."""
+
+from __future__ import annotations
+
+
+class FakeClock:
+    """A clock tests move by hand: `clock.now += 3600`."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
