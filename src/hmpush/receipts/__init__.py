@@ -10,6 +10,12 @@ from hmpush.receipts._models import (
     ReceiptStatus,
 )
 from hmpush.receipts._nonces import MemoryNonceCache
+from hmpush.receipts._receiver import (
+    MAX_CALLBACK_BODY_BYTES,
+    SUCCESS_REPLY,
+    ReceiptCallback,
+    create_receiver_app,
+)
 from hmpush.receipts._signing import (
     CALLBACK_HEADER,
     DEFAULT_WINDOW_MS,
@@ -29,11 +35,14 @@ from hmpush.receipts._signing import (
     sign_callback,
     verify_callback,
 )
+from hmpush.receipts._store import ReceiptStore, ResultCount, tokens_to_delete
 
 __all__ = [
     "CALLBACK_HEADER",
     "DEFAULT_WINDOW_MS",
+    "MAX_CALLBACK_BODY_BYTES",
     "MAX_STATUSES_PER_BATCH",
+    "SUCCESS_REPLY",
     "CallbackAuthError",
     "CallbackHeader",
     "CallbackSecretError",
@@ -44,14 +53,19 @@ __all__ = [
     "MissingCallbackHeaderError",
     "NonceCache",
     "ReceiptBatch",
+    "ReceiptCallback",
     "ReceiptStatus",
+    "ReceiptStore",
     "ReplayedNonceError",
+    "ResultCount",
     "SecretFormat",
     "SignatureMismatchError",
     "StaleCallbackError",
     "callback_key",
     "check_callback_signature",
+    "create_receiver_app",
     "parse_callback_header",
     "sign_callback",
+    "tokens_to_delete",
     "verify_callback",
 ]
