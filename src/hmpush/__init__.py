@@ -47,3 +47,27 @@ __all__ = [
     "generate_service_account",
     "write_service_account",
 ]
+
+# Delivery receipts: models, callback signing and checks, the store (the receiver app itself,
+# `hmpush.receipts.create_receiver_app`, needs the `emulator` extra).
+from hmpush.receipts import (
+    DeliveryStatus,
+    FormStatus,
+    ReceiptBatch,
+    ReceiptStatus,
+    ReceiptStore,
+    sign_callback,
+    tokens_to_delete,
+    verify_callback,
+)
+
+__all__ += [
+    "DeliveryStatus",
+    "FormStatus",
+    "ReceiptBatch",
+    "ReceiptStatus",
+    "ReceiptStore",
+    "sign_callback",
+    "tokens_to_delete",
+    "verify_callback",
+]

@@ -1,6 +1,12 @@
-"""Delivery receipts (spec section 11): models, callback signing and checks, receiver, store."""
+"""Delivery receipts (spec section 11): models, callback signing and checks, receiver, store.
+
+The receiver app needs FastAPI (the `emulator` extra), so its names load on first use and
+`import hmpush.receipts` works with the core dependencies alone.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from hmpush.receipts._models import (
     MAX_STATUSES_PER_BATCH,
@@ -10,12 +16,6 @@ from hmpush.receipts._models import (
     ReceiptStatus,
 )
 from hmpush.receipts._nonces import MemoryNonceCache
-from hmpush.receipts._receiver import (
-    MAX_CALLBACK_BODY_BYTES,
-    SUCCESS_REPLY,
-    ReceiptCallback,
-    create_receiver_app,
-)
 from hmpush.receipts._signing import (
     CALLBACK_HEADER,
     DEFAULT_WINDOW_MS,
@@ -36,6 +36,18 @@ from hmpush.receipts._signing import (
     verify_callback,
 )
 from hmpush.receipts._store import ReceiptStore, ResultCount, tokens_to_delete
+
+if TYPE_CHECKING:
+    from hmpush.receipts._receiver import (
+        MAX_CALLBACK_BODY_BYTES,
+        SUCCESS_REPLY,
+        ReceiptCallback,
+        create_receiver_app,
+    )
+
+_RECEIVER_NAMES = frozenset(
+    {"MAX_CALLBACK_BODY_BYTES", "SUCCESS_REPLY", "ReceiptCallback", "create_receiver_app"}
+)
 
 __all__ = [
     "CALLBACK_HEADER",
@@ -69,3 +81,11 @@ __all__ = [
     "tokens_to_delete",
     "verify_callback",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RECEIVER_NAMES:
+        from hmpush.receipts import _receiver
+
+        return getattr(_receiver, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
