@@ -17,7 +17,7 @@ from hmpush.auth._account import (
     write_service_account,
 )
 from hmpush.auth._signer import JWT_ALGORITHM, JWT_AUDIENCE, MAX_JWT_LIFETIME, JwtSigner
-from hmpush.auth._verifier import JwtVerifier, VerificationKey
+from hmpush.auth._verifier import JwtVerifier, VerificationCacheInfo, VerificationKey
 
 __all__ = [
     "DEFAULT_ENV_VAR",
@@ -29,6 +29,7 @@ __all__ = [
     "JwtSigner",
     "JwtVerifier",
     "ServiceAccount",
+    "VerificationCacheInfo",
     "VerificationKey",
     "generate_service_account",
     "write_service_account",

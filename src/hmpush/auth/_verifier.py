@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -21,7 +21,7 @@ from hmpush.auth._signer import JWT_ALGORITHM, JWT_AUDIENCE, MAX_JWT_LIFETIME
 from hmpush.codes import BusinessCode
 from hmpush.errors import AuthError
 
-__all__ = ["JwtVerifier", "VerificationKey"]
+__all__ = ["JwtVerifier", "VerificationCacheInfo", "VerificationKey"]
 
 logger = logging.getLogger("hmpush.auth")
 
@@ -46,6 +46,15 @@ class VerificationKey:
         return cls(
             account.project_id, account.key_id, account.sub_account, account.public_key_pem()
         )
+
+
+class VerificationCacheInfo(NamedTuple):
+    """How the cache of successful verifications is doing (like `functools.lru_cache`'s)."""
+
+    hits: int
+    misses: int
+    size: int
+    max_size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +93,8 @@ class JwtVerifier:
         self._lock = threading.Lock()
         self._verified: OrderedDict[tuple[str, str], _Verified] = OrderedDict()
         self._public_keys: OrderedDict[str, rsa.RSAPublicKey] = OrderedDict()
+        self._hits = 0
+        self._misses = 0
 
     def __repr__(self) -> str:
         return f"JwtVerifier(leeway={self._leeway}, max_lifetime={self._max_lifetime})"
@@ -93,34 +104,55 @@ class JwtVerifier:
         token = _bearer_token(authorization)
         cached = self._cached(project_id, token)
         if cached is not None:
-            self._check_not_expired(cached.expires_at)
+            try:
+                self._check_not_expired(cached.expires_at)
+            except AuthError:
+                self._forget(project_id, token)
+                raise
             return dict(cached.claims)
         header = _unverified_header(token)
         key = self._registered_key(header, project_id)
         claims = self._signed_claims(token, key)
-        expires_at = self._checked_times(claims)
+        # Identity before time: only a token that is otherwise right hears "expired" (80200005),
+        # the one answer that makes a client re-sign and retry.
         _check_identity(claims, key)
+        expires_at = self._checked_times(claims)
         self._remember(project_id, token, _Verified(key, claims, expires_at))
         return dict(claims)
+
+    def cache_info(self) -> VerificationCacheInfo:
+        """Hits, misses and size of the cache of successful verifications."""
+        with self._lock:
+            return VerificationCacheInfo(
+                self._hits, self._misses, len(self._verified), self._cache_size
+            )
 
     def clear_cache(self) -> None:
         """Forget cached verifications and public keys (after keys are removed or replaced)."""
         with self._lock:
             self._verified.clear()
             self._public_keys.clear()
+            self._hits = self._misses = 0
 
     def _cached(self, project_id: str, token: str) -> _Verified | None:
         with self._lock:
             entry = self._verified.get((project_id, token))
-            if entry is not None:
-                self._verified.move_to_end((project_id, token))
-        if entry is None:
-            return None
+            if entry is None:
+                self._misses += 1
+                return None
+            self._verified.move_to_end((project_id, token))
         if self._key_lookup(entry.key.key_id) != entry.key:  # removed or replaced since
+            self._forget(project_id, token)
             with self._lock:
-                self._verified.pop((project_id, token), None)
+                self._misses += 1
             return None
+        with self._lock:
+            self._hits += 1
         return entry
+
+    def _forget(self, project_id: str, token: str) -> None:
+        with self._lock:
+            self._verified.pop((project_id, token), None)
 
     def _remember(self, project_id: str, token: str, entry: _Verified) -> None:
         if self._cache_size == 0:
@@ -219,7 +251,7 @@ class JwtVerifier:
         if now >= expires_at + self._leeway:
             raise _refusal(
                 codes.JWT_EXPIRED,
-                f"(exp {expires_at:g} is {now - expires_at:.0f} s before the server's clock)",
+                f"(exp {expires_at:.0f} is {now - expires_at:.0f} s before the server's clock)",
             )
 
 
