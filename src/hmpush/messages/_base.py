@@ -1,0 +1,207 @@
+"""Building blocks shared by every wire model: the base class, strict scalar types, rule helpers.
+
+Every rule of the spec is written once, next to the field it concerns, with these helpers:
+field-level rules as `Annotated` metadata (`between`, `max_chars`, `argb_colour`, ...) and
+cross-field rules in the models' `model_validator`s, which raise `rule_error`. A rule error
+carries the rule text and, where the rule concerns a field below the model that checks it, that
+field's relative path; `hmpush.messages._errors` turns it into a Huawei code and message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from enum import IntEnum
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Strict
+from pydantic import ValidationError as PydanticValidationError
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+RULE_ERROR_TYPE = "hmpush_rule"
+
+# Strict scalars: JSON `"1"`, `true` or `1.0` is not an Integer, `1` is not a String.
+Int = Annotated[int, Strict()]
+Str = Annotated[str, Strict()]
+Bool = Annotated[bool, Strict()]
+# JSON integers are accepted where the spec allows fractions (geofence degrees).
+Number = Annotated[float, Strict()]
+
+INT32_MAX = 2**31 - 1
+INT32_MIN = -(2**31)
+INT64_MAX = 2**63 - 1
+
+
+def rule_error(
+    rule: str, field: str | None = None, *, code: str | None = None
+) -> PydanticCustomError:
+    """An error for a broken rule; `field` is the camelCase path below the checking model."""
+    context: dict[str, str] = {"rule": rule}
+    if field:
+        context["field"] = field
+    if code:
+        context["code"] = code
+    return PydanticCustomError(RULE_ERROR_TYPE, "{rule}", context)
+
+
+def between(low: int | float, high: int | float) -> AfterValidator:
+    """Field rule: low <= value <= high."""
+
+    def check(value: Any) -> Any:
+        if not low <= value <= high:
+            raise rule_error(f"value ranges from {low} to {high}")
+        return value
+
+    return AfterValidator(check)
+
+
+def at_least(low: int) -> AfterValidator:
+    """Field rule: value >= low."""
+
+    def check(value: Any) -> Any:
+        if value < low:
+            raise rule_error(f"must be at least {low}")
+        return value
+
+    return AfterValidator(check)
+
+
+def max_chars(limit: int, *, non_empty: bool = False) -> AfterValidator:
+    """Field rule: a string of at most `limit` characters (optionally also not empty)."""
+
+    def check(value: str) -> str:
+        if non_empty and not value:
+            raise rule_error("must not be empty")
+        if len(value) > limit:
+            raise rule_error(f"must be at most {limit} characters")
+        return value
+
+    return AfterValidator(check)
+
+
+def non_empty() -> AfterValidator:
+    """Field rule: a string or array that is not empty."""
+
+    def check(value: Any) -> Any:
+        if not value:
+            raise rule_error("must not be empty")
+        return value
+
+    return AfterValidator(check)
+
+
+def max_items(limit: int, *, min_items: int = 0) -> AfterValidator:
+    """Field rule: an array with min_items..limit elements."""
+
+    def check(value: list[Any]) -> list[Any]:
+        if not min_items <= len(value) <= limit:
+            if min_items:
+                raise rule_error(f"must have {min_items} to {limit} items")
+            raise rule_error(f"must have at most {limit} items")
+        return value
+
+    return AfterValidator(check)
+
+
+def matches(pattern: str, description: str) -> AfterValidator:
+    """Field rule: the whole string matches `pattern`; `description` is the rule users read."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if compiled.fullmatch(value) is None:
+            raise rule_error(description)
+        return value
+
+    return AfterValidator(check)
+
+
+def https_url() -> AfterValidator:
+    """Field rule: an absolute HTTPS URL (image fields: Huawei downloads only over HTTPS)."""
+    return matches(r"https://[^\s/?#]+[^\s]*", "must be an HTTPS URL")
+
+
+def argb_colour() -> AfterValidator:
+    """Field rule: a colour written #AARRGGBB."""
+    return matches(r"#[0-9A-Fa-f]{8}", "must be a colour in the form #AARRGGBB")
+
+
+def rgb_colour() -> AfterValidator:
+    """Field rule: a colour written #RRGGBB."""
+    return matches(r"#[0-9A-Fa-f]{6}", "must be a colour in the form #RRGGBB")
+
+
+E = TypeVar("E", bound=IntEnum)
+
+
+def int_enum(enum: type[E]) -> BeforeValidator:
+    """Field rule for integer enumerations: only a JSON integer that is one of the enum's values.
+
+    pydantic's lax enum parsing would take `"1"`, `true` or `1.0`; the wire format does not.
+    """
+    allowed = ", ".join(str(member.value) for member in enum)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, enum):
+            return value
+        if type(value) is not int:
+            raise rule_error("must be an integer")
+        try:
+            return enum(value)
+        except ValueError:
+            raise rule_error(f"must be one of {allowed}") from None
+
+    return BeforeValidator(check)
+
+
+def require(condition: bool, rule: str, field: str) -> None:
+    """Raise a rule error for `field` unless `condition` holds (for cross-field validators)."""
+    if not condition:
+        raise rule_error(rule, field)
+
+
+def distinct_colours(items: Iterable[Any]) -> int:
+    """How many different `foregroundColor` values a RichText array uses (absent ones excluded)."""
+    return len({item.foreground_color for item in items if item.foreground_color is not None})
+
+
+class WireModel(BaseModel):
+    """Base of every wire object: snake_case attributes, exact camelCase JSON, unknown keys refused.
+
+    Optional fields default to None and None is never rendered, so a model renders exactly the
+    fields its author set. Building a model with bad values raises `hmpush.errors.ValidationError`
+    (path relative to the model built), never pydantic's own error.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="forbid",
+        use_enum_values=False,
+        hide_input_in_errors=True,
+    )
+
+    if not TYPE_CHECKING:
+
+        def __init__(self, /, **data: Any) -> None:
+            try:
+                super().__init__(**data)
+            except PydanticValidationError as error:
+                from hmpush.messages._errors import translate
+
+                raise translate(error, root=None) from None
+
+        # Marks this as pydantic's own initialiser: nested objects are still built by
+        # pydantic-core directly (fast, one error list for the whole body), and only a model
+        # built by a caller goes through the translation above.
+        __init__.__pydantic_base_init__ = True
+
+    def to_json(self) -> bytes:
+        """The exact JSON bytes of this object: aliases, no nulls, field order."""
+        return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """This object as plain JSON-compatible data (the same content `to_json` renders)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
