@@ -71,6 +71,7 @@ def serve(
     err_console.print(
         f"receiving receipts at http://{host}:{port}{path} ({signing}), storing in {db}",
         markup=False,
+        soft_wrap=True,
     )
     _run_granian(host, port, workers)
 
@@ -87,7 +88,10 @@ def summary(
     if not rows:
         console.print("no receipts match", markup=False)
         return
-    table = Table("requestId", "biTag", "result", "meaning", "count")
+    table = Table("requestId", "biTag")
+    table.add_column("result", justify="right")
+    table.add_column("meaning")
+    table.add_column("count", justify="right")
     for row in rows:
         table.add_row(
             row.request_id, row.bi_tag, str(row.result), _meaning(row.result), str(row.count)
