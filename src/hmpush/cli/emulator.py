@@ -1,9 +1,113 @@
-"""`hmpush emulator` sub-command(s)."""
+"""`hmpush emulator`: serve the local Push server; `hmpush emulator devices`: register devices."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from hmpush.cli._common import EXIT_REJECTED, EXIT_TRANSPORT, console, err_console
+
+DEFAULT_PORT = 8800
+DEFAULT_DATA_DIR = Path(".hmpush-emulator")
+
+emulator_app = typer.Typer(
+    help="The local Push server: Huawei's v3 send API with virtual devices.",
+    no_args_is_help=False,
+)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the `hmpush` app (none yet)."""
+    """Add `hmpush emulator` and its sub-commands."""
+    app.add_typer(emulator_app, name="emulator")
+
+
+@emulator_app.callback(invoke_without_command=True)
+def serve_command(
+    context: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
+    data: Annotated[
+        Path, typer.Option("--data", help="Data directory (SQLite file, default key file).")
+    ] = DEFAULT_DATA_DIR,
+    rate_limit: Annotated[
+        float | None,
+        typer.Option(help="Per-project flow control in push tokens per second (HTTP 503)."),
+    ] = None,
+    test_requests_per_day: Annotated[
+        int,
+        typer.Option(min=1, help="Test messages per project per day before receipts say 256."),
+    ] = 1000,
+    test_requests_per_minute: Annotated[
+        int | None,
+        typer.Option(min=1, help="Test messages per project per minute before 80300029."),
+    ] = None,
+) -> None:
+    """Serve the local Push server (Granian) until interrupted."""
+    if context.invoked_subcommand is not None:
+        return
+    from hmpush.emulator import EmulatorConfig
+    from hmpush.emulator.serve import ensure_defaults, serve
+
+    if rate_limit is not None and rate_limit <= 0:
+        raise typer.BadParameter("must be > 0", param_hint="--rate-limit")
+    config = EmulatorConfig(
+        data_dir=data.resolve(),
+        rate_limit_tokens_per_second=rate_limit,
+        test_requests_per_day=test_requests_per_day,
+        test_requests_per_minute=test_requests_per_minute,
+    )
+    defaults = ensure_defaults(config)
+    base_url = f"http://{host}:{port}"
+    state = "created" if defaults.created else "found"
+    console.print(f"data directory:       {config.data_dir}")
+    console.print(f"default project:      {defaults.project_id} ({state})")
+    console.print(f"default app id:       {defaults.app_id}")
+    console.print(f"service-account file: {defaults.service_account_path}")
+    console.print(f"base URL:             {base_url}")
+    console.print(f"send endpoint:        {base_url}/v3/{defaults.project_id}/messages:send")
+    console.print(f"admin API docs:       {base_url}/docs")
+    serve(config, host=host, port=port)
+
+
+@emulator_app.command("devices")
+def devices_command(
+    count: Annotated[int, typer.Option(min=1, help="How many devices to register.")] = 1,
+    url: Annotated[
+        str, typer.Option(help="Base URL of the running server.")
+    ] = f"http://127.0.0.1:{DEFAULT_PORT}",
+    app_id: Annotated[
+        int | None, typer.Option(help="App to register the devices for (default app if absent).")
+    ] = None,
+) -> None:
+    """Register devices of the default app on a running server; prints one token per line."""
+    import httpx2
+
+    base = url.rstrip("/")
+    try:
+        with httpx2.Client(base_url=f"{base}/admin", timeout=30.0) as client:
+            if app_id is None:
+                defaults = client.get("/defaults")
+                _exit_on_refusal(defaults)
+                app_id = int(defaults.json()["app_id"])
+            answer = client.post(f"/apps/{app_id}/devices", json={"count": count})
+            _exit_on_refusal(answer)
+    except httpx2.TransportError as error:
+        err_console.print(f"error: cannot reach the local Push server at {base}: {error}")
+        raise typer.Exit(EXIT_TRANSPORT) from None
+    for token in answer.json()["tokens"]:
+        print(token)
+
+
+def _exit_on_refusal(response: object) -> None:
+    import httpx2
+
+    assert isinstance(response, httpx2.Response)
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        err_console.print(f"error: the server answered {response.status_code}: {detail}")
+        raise typer.Exit(EXIT_REJECTED)

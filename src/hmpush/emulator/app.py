@@ -1,0 +1,184 @@
+"""The local Push server as an ASGI app: Huawei's send endpoint plus the `/admin` API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hmpush import codes
+from hmpush.emulator import delivery
+from hmpush.emulator.admin import router as admin_router
+from hmpush.emulator.config import EmulatorConfig
+from hmpush.emulator.core import Emulator
+from hmpush.emulator.faults import ConnectionDropped, FiredFault, drop_client_connection
+from hmpush.emulator.limits import retry_after_header
+from hmpush.emulator.registry import RegistryError
+from hmpush.emulator.sending import handle_send, new_request_id, reply_for
+
+__all__ = ["SEND_PATH", "create_app"]
+
+logger = logging.getLogger("hmpush.emulator")
+
+SEND_PATH = "/v3/{project_id}/messages:send"
+
+_SEND_OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "push-type",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "enum": ["0", "1", "2", "6", "7", "10"]},
+            "description": "Which payload schema the body carries (spec 1.2).",
+        },
+        {
+            "name": "Authorization",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "`Bearer <service-account JWT>` (PS256).",
+        },
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["payload", "target"],
+                    "properties": {
+                        "payload": {"type": "object"},
+                        "pushOptions": {"type": "object"},
+                        "target": {
+                            "type": "object",
+                            "properties": {"token": {"type": "array", "items": {"type": "string"}}},
+                        },
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "200": {"description": "`{code, msg, requestId}`: 80000000 or 80100000."},
+        "400": {"description": "`{code, msg, requestId}` with a parameter or payload code."},
+        "401": {"description": "`{code, msg, requestId}`: 80200001, 80200005 or 80300036."},
+        "403": {"description": "`{code, msg, requestId}`: 80300002 or 80300037."},
+        "503": {"description": "Flow control; see `Retry-After`."},
+    },
+}
+
+
+def create_app(
+    config: EmulatorConfig | None = None, *, emulator: Emulator | None = None
+) -> FastAPI:
+    """The server for `config` (or around an existing `emulator`); state is on `app.state`."""
+    emulator = emulator or Emulator(config or EmulatorConfig())
+    app = FastAPI(
+        title="hmpush local Push server",
+        description="HarmonyOS Push Kit v3 `messages:send`, with an admin API under `/admin`.",
+        version="1",
+        lifespan=_lifespan,
+    )
+    app.state.emulator = emulator
+    app.add_api_route(
+        SEND_PATH,
+        send_message,
+        methods=["POST"],
+        summary="Send a scenario-based message (Huawei v3)",
+        tags=["push"],
+        openapi_extra=_SEND_OPENAPI,
+        response_class=Response,
+    )
+    app.include_router(admin_router, prefix="/admin")
+    app.include_router(delivery.router, prefix="/admin")
+    app.add_exception_handler(RegistryError, _registry_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    task = asyncio.create_task(delivery.run_background(app.state.emulator))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def send_message(project_id: str, request: Request) -> Response:
+    """`POST /v3/{projectId}/messages:send`."""
+    emulator: Emulator = request.app.state.emulator
+    body = await request.body()
+    headers = request.headers
+    if emulator.faults.active:
+        fault = _matching_fault(emulator, project_id, headers.get("push-type"), body)
+        if fault is not None:
+            faulty = await _apply_fault(fault, request)
+            if faulty is not None:
+                return faulty
+    reply = handle_send(
+        emulator, project_id, headers.get("authorization"), headers.get("push-type"), body
+    )
+    return Response(reply.body, reply.status, headers=reply.headers, media_type="application/json")
+
+
+def _matching_fault(
+    emulator: Emulator, project_id: str, push_type_header: str | None, body: bytes
+) -> FiredFault | None:
+    push_type: int | None
+    try:
+        push_type = int(push_type_header) if push_type_header is not None else None
+    except ValueError:
+        push_type = None
+    tokens = _tokens_for_fault_rules(body) if emulator.faults.needs_tokens else []
+    return emulator.faults.match(project_id, push_type, tokens)
+
+
+def _tokens_for_fault_rules(body: bytes) -> list[str]:
+    try:
+        tokens = orjson.loads(body)["target"]["token"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return []
+    return [token for token in tokens if isinstance(token, str)] if isinstance(tokens, list) else []
+
+
+async def _apply_fault(fault: FiredFault, request: Request) -> Response | None:
+    """The faulty answer, or None to carry on normally (a latency-only rule)."""
+    if fault.latency_seconds:
+        await asyncio.sleep(fault.latency_seconds)
+    if fault.drop_connection:
+        if not drop_client_connection(request.scope.get("client")):
+            raise ConnectionDropped(f"fault rule {fault.rule_id} dropped the connection")
+        return Response(b"", 500)  # never reaches the client: its socket is shut
+    if fault.status is None:
+        return None
+    entry = codes.HTTP_ONLY_CODES[fault.status]
+    headers = {}
+    if fault.retry_after is not None:
+        headers["Retry-After"] = retry_after_header(fault.retry_after)
+    reply = reply_for(entry, new_request_id(), headers=headers)
+    return Response(reply.body, reply.status, headers=reply.headers, media_type="application/json")
+
+
+async def _registry_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RegistryError)
+    return JSONResponse({"detail": error.message}, error.status)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    if request.url.path.startswith("/admin"):
+        return JSONResponse({"detail": error.detail}, error.status_code, headers=error.headers)
+    # Outside the admin API the server answers as Huawei's does: {code, msg, requestId}.
+    entry = codes.HTTP_ONLY_CODES.get(error.status_code, codes.NOT_FOUND)
+    reply = reply_for(entry, new_request_id())
+    return Response(reply.body, error.status_code, media_type="application/json")
