@@ -1,0 +1,179 @@
+"""Plain data shared by the delivery modules: messages, target devices and their outcomes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from hmpush.messages import PushType
+
+__all__ = [
+    "AcceptedMessage",
+    "MessageFacts",
+    "Outcome",
+    "TargetDevice",
+    "load_facts",
+    "store_message",
+]
+
+# Push-type numbers (spec §1.2), used as plain ints so stored rows and live enums compare equal.
+NOTIFICATION = 0
+FORM_UPDATE = 1
+VOICE_BROADCAST = 2
+BACKGROUND = 6
+LIVE_VIEW = 7
+VOIP_CALL = 10
+
+# §3.2: ttl defaults to one day; collapseKey groups 0..100 act only for push-types 0 and 2.
+DEFAULT_TTL_SECONDS = 86_400
+_COLLAPSING_PUSH_TYPES = frozenset({NOTIFICATION, VOICE_BROADCAST})
+_COLLAPSE_GROUPS = range(0, 101)
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedMessage:
+    """One request the server accepted, as the device side needs it."""
+
+    request_id: str
+    project_id: str
+    push_type: PushType
+    payload: dict[str, Any]
+    push_options: dict[str, Any]
+    body: bytes
+    accepted_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TargetDevice:
+    """A device the request's accepted tokens point at."""
+
+    device_id: int
+    token: str
+    app_id: int
+    bundle_name: str
+    effective_category: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """A stored message with the options the delivery rules read, parsed once."""
+
+    msg_id: int
+    request_id: str
+    project_id: str
+    push_type: int
+    payload: Mapping[str, Any]
+    push_options: Mapping[str, Any]
+    accepted_at_ms: int
+
+    @property
+    def test_message(self) -> bool:
+        """True for `pushOptions.testMessage` (§3.2)."""
+        return bool(self.push_options.get("testMessage", False))
+
+    @property
+    def bi_tag(self) -> str:
+        """`pushOptions.biTag`, empty when absent (§11.2)."""
+        return str(self.push_options.get("biTag") or "")
+
+    @property
+    def receipt_id(self) -> str | None:
+        """`pushOptions.receiptId`, the receipt configuration the sender asked for."""
+        value = self.push_options.get("receiptId")
+        return str(value) if value else None
+
+    @property
+    def expires_at_ms(self) -> int:
+        """When an undelivered copy of this message expires (§3.2 ttl)."""
+        ttl = self.push_options.get("ttl")
+        seconds = DEFAULT_TTL_SECONDS if ttl is None else int(ttl)
+        return self.accepted_at_ms + seconds * 1000
+
+    @property
+    def collapse_key(self) -> int | None:
+        """The offline collapse group, or None when every copy is kept (§3.2)."""
+        key = self.push_options.get("collapseKey")
+        if self.push_type in _COLLAPSING_PUSH_TYPES and isinstance(key, int) and key >= 0:
+            return key if key in _COLLAPSE_GROUPS else None
+        return None
+
+    @property
+    def notification(self) -> Mapping[str, Any]:
+        """The `notification` object of push-types 0 and 2 (empty for others)."""
+        value = self.payload.get("notification")
+        return value if isinstance(value, Mapping) else {}
+
+    @property
+    def form_id(self) -> int | None:
+        """The widget's formId for push-type 1."""
+        value = self.payload.get("formId") if self.push_type == FORM_UPDATE else None
+        return int(value) if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The final result of one message on one device: a receipt result and when it happened."""
+
+    facts: MessageFacts
+    device: TargetDevice
+    result: int
+    at_ms: int
+
+
+_INSERT_MESSAGE = (
+    "INSERT INTO delivered_messages"
+    " (request_id, project_id, push_type, payload, push_options, accepted_at_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def store_message(conn: sqlite3.Connection, message: AcceptedMessage) -> MessageFacts:
+    """Store an accepted message's body once and return its facts."""
+    push_type = int(message.push_type)
+    cursor = conn.execute(
+        _INSERT_MESSAGE,
+        (
+            message.request_id,
+            message.project_id,
+            push_type,
+            orjson.dumps(message.payload),
+            orjson.dumps(message.push_options),
+            message.accepted_at_ms,
+        ),
+    )
+    assert cursor.lastrowid is not None
+    return MessageFacts(
+        msg_id=cursor.lastrowid,
+        request_id=message.request_id,
+        project_id=message.project_id,
+        push_type=push_type,
+        payload=message.payload,
+        push_options=message.push_options,
+        accepted_at_ms=message.accepted_at_ms,
+    )
+
+
+def load_facts(conn: sqlite3.Connection, msg_ids: Iterable[int]) -> dict[int, MessageFacts]:
+    """Stored messages by id, in one query."""
+    rows = conn.execute(
+        "SELECT msg_id, request_id, project_id, push_type, payload, push_options, accepted_at_ms"
+        " FROM delivered_messages WHERE msg_id IN (SELECT value FROM json_each(?))",
+        (orjson.dumps(sorted(set(msg_ids))),),
+    )
+    return {
+        row[0]: MessageFacts(
+            msg_id=row[0],
+            request_id=row[1],
+            project_id=row[2],
+            push_type=row[3],
+            payload=orjson.loads(row[4]),
+            push_options=orjson.loads(row[5]),
+            accepted_at_ms=row[6],
+        )
+        for row in rows
+    }
