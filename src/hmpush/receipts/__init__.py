@@ -1,5 +1,12 @@
 """Delivery receipts (spec section 11): models, callback signing and checks, receiver, store.
 
+```python
+store = ReceiptStore("receipts.db")
+app = create_receiver_app(store, user_name="cb-user", secret=secret, callbacks=[on_batch])
+# serve `app` with any ASGI server, or run `hmpush receipts serve`; later:
+drop(tokens_to_delete(store))  # latest result 2, 5, 6 or 10
+```
+
 The receiver app needs FastAPI (the `emulator` extra), so its names load on first use and
 `import hmpush.receipts` works with the core dependencies alone.
 """
