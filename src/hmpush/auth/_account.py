@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
 import stat
+import threading
 import uuid
 import warnings
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +55,12 @@ _OPTIONAL_URI_DEFAULTS = {
     "client_cert_uri": HUAWEI_CLIENT_CERT_URI,
 }
 _GROUP_OR_OTHERS_READ = stat.S_IRGRP | stat.S_IROTH
+
+# Checking an RSA private key costs ~50 ms (2048 bits) to ~0.5 s (4096 bits), so each distinct
+# key is checked once per process; keyed by the PEM's digest so no second copy of it is kept.
+_PARSED_KEYS: OrderedDict[bytes, rsa.RSAPrivateKey] = OrderedDict()
+_PARSED_KEYS_LOCK = threading.Lock()
+_PARSED_KEYS_MAX = 64
 
 
 class InsecureKeyFileWarning(UserWarning):
@@ -233,11 +242,14 @@ def generate_service_account(
             f"bits must be between {MIN_RSA_BITS} and {MAX_RSA_BITS}, got {bits}"
         )
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
+    pem = _normalise_pem(
+        private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode("ascii")
+    )
+    _remember_parsed_key(pem, private_key)  # freshly generated: no need to check it again
     return ServiceAccount(
         project_id=project_id,
         key_id=key_id if key_id is not None else uuid.uuid4().hex,
@@ -356,7 +368,28 @@ def _normalise_pem(pem: str) -> str:
     return pem + "\n"
 
 
+def _pem_digest(pem: str) -> bytes:
+    return hashlib.sha256(pem.encode("utf-8")).digest()
+
+
+def _remember_parsed_key(pem: str, key: rsa.RSAPrivateKey) -> None:
+    with _PARSED_KEYS_LOCK:
+        _PARSED_KEYS[_pem_digest(pem)] = key
+        while len(_PARSED_KEYS) > _PARSED_KEYS_MAX:
+            _PARSED_KEYS.popitem(last=False)
+
+
 def _parse_private_key(pem: str) -> rsa.RSAPrivateKey:
+    """The checked key, parsed once per process."""
+    with _PARSED_KEYS_LOCK:
+        key = _PARSED_KEYS.get(_pem_digest(pem))
+    if key is None:
+        key = _parse_and_check_private_key(pem)
+        _remember_parsed_key(pem, key)
+    return key
+
+
+def _parse_and_check_private_key(pem: str) -> rsa.RSAPrivateKey:
     """Parse and check the key; errors name the rule, never the key material."""
     if "-----BEGIN" not in pem:
         raise CredentialsError(
