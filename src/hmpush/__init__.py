@@ -71,3 +71,26 @@ __all__ += [
     "tokens_to_delete",
     "verify_callback",
 ]
+
+# Sending: the async and sync clients, their results and the retry policy.
+from hmpush.client import (  # noqa: E402 (grouped with its __all__ entries)
+    AsyncPushClient,
+    BatchFailure,
+    BatchResult,
+    HttpRequestPreview,
+    PushClient,
+    RetryPolicy,
+    SendResult,
+    TokenOutcome,
+)
+
+__all__ += [
+    "AsyncPushClient",
+    "BatchFailure",
+    "BatchResult",
+    "HttpRequestPreview",
+    "PushClient",
+    "RetryPolicy",
+    "SendResult",
+    "TokenOutcome",
+]

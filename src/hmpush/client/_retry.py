@@ -1,0 +1,161 @@
+"""When and how long to wait before sending a refused or unanswered request again.
+
+The policy is data (`RetryPolicy`); `build_retrying` turns it into a tenacity `AsyncRetrying`
+for one call. What is worth retrying is decided here and nowhere else:
+
+* a whole-request refusal the code table marks retryable (HTTP 503 flow control, 502, 500,
+  `81000001`), waiting at least as long as the server's `Retry-After`;
+* a request that never reached the server (connection refused, connect or pool timeout, an error
+  while writing the body): the server cannot have acted on it;
+* a request the server received but never answered (read timeout, connection dropped before the
+  answer) only while `RetryPolicy.retry_unanswered` is true (the default). Such a request may
+  have been accepted, so retrying it can deliver twice; without a `requestId` the client has no
+  evidence of acceptance and treats it like a refusal of the whole request.
+
+Everything else (payload, auth, permission and quota refusals, per-token failures) is permanent
+and never retried. `80200005` is handled before this module is consulted: the client re-signs its
+JWT once and sends again at once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import httpx2
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
+
+from hmpush.errors import PushError, TransportError
+
+__all__ = ["RetryPolicy", "build_retrying", "is_retryable", "parse_retry_after"]
+
+logger = logging.getLogger("hmpush.client")
+
+# Transport failures after which the server cannot have processed the request.
+_NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
+    httpx2.ConnectError,
+    httpx2.ConnectTimeout,
+    httpx2.PoolTimeout,
+    httpx2.WriteError,
+    httpx2.WriteTimeout,
+)
+# Transport failures after which the server may or may not have processed the request.
+_UNANSWERED_ERRORS: tuple[type[Exception], ...] = (
+    httpx2.ReadError,
+    httpx2.ReadTimeout,
+    httpx2.RemoteProtocolError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retry limits: at most `max_attempts` requests and `max_total_seconds` per batch."""
+
+    max_attempts: int = 5
+    max_total_seconds: float = 60.0
+    initial_backoff: float = 0.5
+    max_backoff: float = 20.0
+    retry_unanswered: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("RetryPolicy.max_attempts must be at least 1")
+        if self.max_total_seconds <= 0 or self.initial_backoff < 0 or self.max_backoff < 0:
+            raise ValueError("RetryPolicy durations must be positive")
+
+    @classmethod
+    def never(cls) -> RetryPolicy:
+        """A policy that sends every request exactly once."""
+        return cls(max_attempts=1)
+
+
+def is_retryable(error: BaseException, policy: RetryPolicy) -> bool:
+    """Whether `error`, raised by one attempt, is worth another attempt under `policy`."""
+    if isinstance(error, PushError):
+        return error.retryable
+    if isinstance(error, TransportError):
+        cause = error.__cause__
+        if isinstance(cause, _NOT_SENT_ERRORS):
+            return True
+        return policy.retry_unanswered and isinstance(cause, _UNANSWERED_ERRORS)
+    return False
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        seconds = moment.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds) or math.isinf(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+class _BackoffHonouringRetryAfter:
+    """Full-jitter exponential back-off, never shorter than the server's `Retry-After`."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._jitter = wait_random_exponential(
+            multiplier=policy.initial_backoff, max=policy.max_backoff
+        )
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        backoff: float = self._jitter(retry_state)
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None and outcome.failed else None
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(retry_after, int | float):
+            return max(backoff, float(retry_after))
+        return backoff
+
+
+def build_retrying(policy: RetryPolicy, what: str) -> AsyncRetrying:
+    """A fresh tenacity controller for one batch (tenacity objects keep per-call state).
+
+    `what` names the batch in log lines (project and a shortened first token, never a JWT).
+    """
+
+    def log_retry(retry_state: RetryCallState) -> None:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        logger.warning(
+            "%s: attempt %d failed (%s); retrying in %.3f s",
+            what,
+            retry_state.attempt_number,
+            _describe(error),
+            retry_state.upcoming_sleep,
+        )
+
+    return AsyncRetrying(
+        stop=stop_after_attempt(policy.max_attempts) | stop_before_delay(policy.max_total_seconds),
+        wait=_BackoffHonouringRetryAfter(policy),
+        retry=retry_if_exception(lambda error: is_retryable(error, policy)),
+        before_sleep=log_retry,
+        reraise=True,
+    )
+
+
+def _describe(error: BaseException | None) -> str:
+    if isinstance(error, PushError):
+        return f"{error.code}, HTTP {error.http_status}"
+    if error is not None and error.__cause__ is not None:
+        return type(error.__cause__).__name__
+    return type(error).__name__

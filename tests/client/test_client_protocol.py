@@ -1,0 +1,168 @@
+"""Reading Push server answers and deciding what to retry (the client's I/O-free core)."""
+
+from __future__ import annotations
+
+import email.utils
+
+import httpx2
+import orjson
+import pytest
+
+from hmpush import codes
+from hmpush.client import RetryPolicy
+from hmpush.client._protocol import interpret_response, request_headers, send_url
+from hmpush.client._results import UNREPORTED
+from hmpush.client._retry import is_retryable, parse_retry_after
+from hmpush.errors import (
+    AuthError,
+    PayloadError,
+    PermissionDeniedError,
+    QuotaError,
+    ServerError,
+    TransportError,
+)
+
+TOKENS = ["MAMzLgEAAAAtoken-one", "MAMzLgEAAAAtoken-two", "MAMzLgEAAAAtoken-three"]
+
+
+def _answer(code: str | int, msg: str, request_id: str = "1690000000001") -> bytes:
+    return orjson.dumps({"code": code, "msg": msg, "requestId": request_id})
+
+
+def test_success_accepts_every_token_in_order() -> None:
+    result = interpret_response(200, _answer("80000000", "Success"), {}, TOKENS)
+    assert result.accepted == TOKENS
+    assert result.failures == {}
+    assert (result.code, result.http_status, result.request_id) == (
+        "80000000",
+        200,
+        "1690000000001",
+    )
+
+
+def test_partial_success_gives_each_refused_token_its_reason() -> None:
+    msg = orjson.dumps(
+        {"illegalTokens": {"tokenFormatError": [TOKENS[1]]}, "success": 2, "failure": 1}
+    ).decode()
+    result = interpret_response(200, _answer("80100000", msg), {}, TOKENS)
+    assert result.accepted == [TOKENS[0], TOKENS[2]]
+    assert result.failures == {TOKENS[1]: "tokenFormatError"}
+
+
+def test_all_invalid_is_a_result_not_an_exception() -> None:
+    msg = orjson.dumps({"failure": 3, "illegalTokens": {"noRight": TOKENS[:2]}}).decode()
+    result = interpret_response(400, _answer("80300007", msg), {}, TOKENS)
+    assert result.accepted == []
+    # The third token is not named, but 80300007 says every token failed.
+    assert result.failures == {TOKENS[0]: "noRight", TOKENS[1]: "noRight", TOKENS[2]: "80300007"}
+
+
+def test_unreadable_partial_detail_claims_no_token_as_accepted() -> None:
+    result = interpret_response(200, _answer("80100000", "not json"), {}, TOKENS)
+    assert result.accepted == []
+    assert set(result.failures.values()) == {UNREPORTED}
+
+
+def test_numeric_code_is_read_as_its_digits() -> None:
+    result = interpret_response(200, _answer(80000000, "Success"), {}, TOKENS)
+    assert result.code == "80000000"
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "family"),
+    [
+        (codes.ILLEGAL_PAYLOAD.code, 400, PayloadError),
+        (codes.AUTHENTICATION_ERROR.code, 401, AuthError),
+        (codes.JWT_EXPIRED.code, 401, AuthError),
+        (codes.NO_PERMISSION.code, 403, PermissionDeniedError),
+        (codes.TEST_MESSAGE_TOO_FREQUENT.code, 400, QuotaError),
+        (codes.INNER_ERROR.code, 500, ServerError),
+    ],
+)
+def test_whole_request_refusals_raise_their_family_with_code_message_and_ids(
+    code: str, status: int, family: type[Exception]
+) -> None:
+    with pytest.raises(family) as caught:
+        interpret_response(status, _answer(code, "some text", "42"), {}, TOKENS)
+    error = caught.value
+    assert (error.code, error.message, error.request_id, error.http_status) == (  # type: ignore[attr-defined]
+        code,
+        "some text",
+        "42",
+        status,
+    )
+
+
+def test_flow_control_503_carries_retry_after() -> None:
+    body = _answer("503", codes.FLOW_CONTROL.message)
+    with pytest.raises(QuotaError) as caught:
+        interpret_response(503, body, {"retry-after": "7"}, TOKENS)
+    assert caught.value.retry_after == 7.0
+    assert caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("status", "family", "retryable"),
+    [(503, QuotaError, True), (502, ServerError, True), (500, ServerError, True),
+     (404, PayloadError, False), (401, AuthError, False)],
+)  # fmt: skip
+def test_unreadable_bodies_are_judged_by_http_status(
+    status: int, family: type[Exception], retryable: bool
+) -> None:
+    with pytest.raises(family) as caught:
+        interpret_response(status, b"<html>gateway</html>", {}, TOKENS)
+    assert caught.value.code == str(status)  # type: ignore[attr-defined]
+    assert "<html>gateway</html>" in str(caught.value)
+    assert caught.value.retryable is retryable  # type: ignore[attr-defined]
+
+
+def test_unreadable_200_is_an_error_that_is_not_retried() -> None:
+    # The request may have been accepted: retrying could deliver twice.
+    with pytest.raises(ServerError) as caught:
+        interpret_response(200, b"", {}, TOKENS)
+    assert not is_retryable(caught.value, RetryPolicy())
+    assert "<empty body>" in str(caught.value)
+
+
+def test_retry_after_parses_seconds_and_http_dates() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(" 0.25 ") == 0.25
+    assert parse_retry_after("-4") == 0.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("nan") is None
+    date = email.utils.formatdate(1_000_000 + 30, usegmt=True)
+    assert parse_retry_after(date, now=1_000_000) == 30.0
+
+
+def test_transport_failures_retry_only_when_safe_or_allowed() -> None:
+    def wrapped(cause: Exception) -> TransportError:
+        error = TransportError("failed")
+        error.__cause__ = cause
+        return error
+
+    never_sent = wrapped(httpx2.ConnectError("refused"))
+    unanswered = wrapped(httpx2.RemoteProtocolError("server disconnected"))
+    misconfigured = wrapped(httpx2.UnsupportedProtocol("ftp"))
+    cautious = RetryPolicy(retry_unanswered=False)
+    assert is_retryable(never_sent, RetryPolicy()) and is_retryable(never_sent, cautious)
+    assert is_retryable(unanswered, RetryPolicy()) and not is_retryable(unanswered, cautious)
+    assert not is_retryable(misconfigured, RetryPolicy())
+
+
+def test_retry_policy_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
+    with pytest.raises(ValueError, match="positive"):
+        RetryPolicy(max_total_seconds=0)
+    assert RetryPolicy.never().max_attempts == 1
+
+
+def test_request_headers_and_url() -> None:
+    assert request_headers("a.b.c", 7) == {
+        "Authorization": "Bearer a.b.c",
+        "push-type": "7",
+        "Content-Type": "application/json",
+    }
+    assert "a.b.c" not in str(request_headers(None, 0))
+    assert send_url("http://127.0.0.1:9/", "123") == "http://127.0.0.1:9/v3/123/messages:send"
