@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import pickle
 import stat
 import warnings
 from pathlib import Path
@@ -286,3 +288,10 @@ def test_write_into_a_missing_directory_is_a_clear_error(
 ) -> None:
     with pytest.raises(CredentialsError, match="cannot write key file"):
         write_service_account(account, tmp_path / "missing" / "key.json")
+
+
+def test_account_survives_pickling_and_copying(account: ServiceAccount) -> None:
+    # Worker processes receive accounts by pickle; the parsed key is rebuilt on arrival.
+    for clone in (pickle.loads(pickle.dumps(account)), copy.deepcopy(account)):
+        assert clone == account
+        assert clone.private_key.key_size == account.key_bits

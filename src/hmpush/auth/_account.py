@@ -109,6 +109,10 @@ class ServiceAccount:
     def __hash__(self) -> int:
         return hash((self.project_id, self.key_id, self.sub_account))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Parsed keys cannot be pickled; rebuild from the key-file fields (for multiprocessing).
+        return (ServiceAccount.from_dict, (self.to_dict(),))
+
     @property
     def key_bits(self) -> int:
         """The RSA key size in bits."""
