@@ -432,3 +432,23 @@ def test_any_header_gets_auth_error_or_claims_never_a_crash(
     verifier = JwtVerifier(registered_keys.get)
     with pytest.raises(AuthError):
         verifier.verify(header, account.project_id)
+
+
+def test_typ_is_compared_case_insensitively_and_may_be_absent(
+    verifier: JwtVerifier, account: ServiceAccount, clock: FakeClock
+) -> None:
+    claims = _claims(account, clock())
+    assert verifier.verify(_bearer(_signed(account, claims, typ="jwt")), account.project_id)
+    untyped = jwt.encode(
+        claims, account.private_key, algorithm="PS256", headers={"kid": account.key_id, "typ": None}
+    )
+    assert "typ" not in jwt.get_unverified_header(untyped)
+    assert verifier.verify(_bearer(untyped), account.project_id) == claims
+
+
+def test_header_of_the_wrong_type_is_a_refusal(
+    verifier: JwtVerifier, account: ServiceAccount
+) -> None:
+    with pytest.raises(AuthError) as refused:
+        verifier.verify(b"Bearer abc", account.project_id)  # type: ignore[arg-type]
+    assert refused.value.code == AUTHENTICATION_ERROR

@@ -170,7 +170,9 @@ class JwtVerifier:
                 codes.AUTHENTICATION_ERROR,
                 f"JWT alg {_shown(algorithm)} is not allowed; only {JWT_ALGORITHM} is accepted",
             )
-        if header.get("typ", "JWT") != "JWT":
+        typ = header.get("typ", "JWT")
+        # Media-type names are case-insensitive (RFC 7515 4.1.9); Huawei's samples send "JWT".
+        if not isinstance(typ, str) or typ.upper() != "JWT":
             raise _refusal(codes.AUTHENTICATION_ERROR, 'JWT header typ must be "JWT"')
         key_id = header.get("kid")
         if not isinstance(key_id, str) or not key_id:
@@ -256,7 +258,7 @@ class JwtVerifier:
 
 
 def _bearer_token(authorization: str | None) -> str:
-    if not authorization:
+    if not authorization or not isinstance(authorization, str):
         raise _refusal(codes.AUTHENTICATION_ERROR, "missing Authorization header")
     # Exactly "Bearer " as every Huawei sample sends it: stricter than RFC 7235's
     # case-insensitive scheme, so that anything the local server accepts, Huawei accepts too.
