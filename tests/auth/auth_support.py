@@ -1,4 +1,4 @@
-"""Helpers shared by the auth tests (a module name unique in the suite, importable by them)."""
+"""What the auth tests share besides fixtures (a module name unique in the suite)."""
 
 from __future__ import annotations
 
