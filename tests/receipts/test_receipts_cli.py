@@ -82,6 +82,7 @@ def test_serve_reads_an_old_style_secret_from_a_file(tmp_path: Path) -> None:
             "'base64' or 'utf8'",
         ),
         (["--user-name", USER, "--secret-file", "/nonexistent/secret"], {}, "cannot read"),
+        (["--db", "/nonexistent/folder/receipts.db"], {}, "does not exist"),
     ],
 )
 def test_serve_refuses_bad_secret_configuration_without_printing_it(
@@ -148,3 +149,11 @@ def test_missing_store_is_a_clear_error(tmp_path: Path, command: str) -> None:
     assert result.exit_code == EXIT_REJECTED
     assert "no receipt store at" in result.output
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
+    not_a_database = tmp_path / "notes.txt"
+    not_a_database.write_text("hello, this is not SQLite\n" * 100)
+    result = runner.invoke(app, ["receipts", "dead-tokens", "--db", str(not_a_database)])
+    assert result.exit_code == EXIT_REJECTED
+    assert "cannot open the receipt store" in result.output

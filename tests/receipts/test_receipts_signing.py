@@ -184,3 +184,13 @@ def test_full_memory_cache_raises_a_floor_instead_of_reopening_replays() -> None
     with pytest.raises(ReplayedNonceError):
         cache.remember("nonce-0003", 9_200, now_ms=now, window_ms=WINDOW)
     cache.remember("nonce-0004", 9_050 + 100, now_ms=now, window_ms=WINDOW)
+
+
+@pytest.mark.parametrize(
+    ("timestamp_ms", "nonce"), [(-1, NONCE), (TIMESTAMP, "has;semicolon"), (TIMESTAMP, "short")]
+)
+def test_sign_refuses_what_a_receiver_would_call_malformed(timestamp_ms: int, nonce: str) -> None:
+    with pytest.raises(ValueError):
+        sign_callback(
+            USER, PLAIN_SECRET, secret_format="utf8", timestamp_ms=timestamp_ms, nonce=nonce
+        )

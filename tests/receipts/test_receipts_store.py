@@ -10,6 +10,7 @@ from receipts_support import batch, status
 from hmpush.receipts import (
     CallbackHeader,
     ReceiptStore,
+    ReceiptStoreError,
     ReplayedNonceError,
     ResultCount,
     StaleCallbackError,
@@ -123,3 +124,12 @@ def test_tokens_to_delete_follow_the_latest_result() -> None:
         store.save_batch(batch(*reversed(statuses)), now_ms=NOW)
         assert tokens_to_delete(store) == expected
         assert store.latest_results()["came-back"] == 0
+
+
+def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
+    not_a_database = tmp_path / "notes.txt"
+    not_a_database.write_text("hello, this is not SQLite\n" * 100)
+    with pytest.raises(ReceiptStoreError, match="cannot open the receipt store"):
+        ReceiptStore(not_a_database)
+    with pytest.raises(ReceiptStoreError):
+        ReceiptStore(tmp_path / "missing-folder" / "receipts.db")

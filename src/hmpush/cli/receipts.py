@@ -16,6 +16,7 @@ from hmpush.receipts import (
     DEFAULT_WINDOW_MS,
     CallbackSecretError,
     ReceiptStore,
+    ReceiptStoreError,
     callback_key,
     tokens_to_delete,
 )
@@ -66,6 +67,8 @@ def serve(
             callback_key(secret, checked_format)
     except CallbackSecretError as error:
         _usage_error(str(error))
+    if not db.parent.is_dir():
+        _usage_error(f"the folder of --db {db} does not exist")
     _export_config(db, path, user_name, secret_env, secret_file, checked_format, window_seconds)
     signing = f"signed by user {user_name!r}" if user_name else "unsigned (no secret configured)"
     err_console.print(
@@ -113,7 +116,11 @@ def _open_store(db: Path) -> ReceiptStore:
     if not db.is_file():
         err_console.print(f"error: no receipt store at {db}", markup=False)
         raise typer.Exit(EXIT_REJECTED)
-    return ReceiptStore(db)
+    try:
+        return ReceiptStore(db)
+    except ReceiptStoreError as error:
+        err_console.print(f"error: {error}", markup=False)
+        raise typer.Exit(EXIT_REJECTED) from None
 
 
 def _meaning(result: int) -> str:

@@ -42,7 +42,7 @@ from hmpush.receipts._signing import (
     sign_callback,
     verify_callback,
 )
-from hmpush.receipts._store import ReceiptStore, ResultCount, tokens_to_delete
+from hmpush.receipts._store import ReceiptStore, ReceiptStoreError, ResultCount, tokens_to_delete
 
 if TYPE_CHECKING:
     from hmpush.receipts._receiver import (
@@ -75,6 +75,7 @@ __all__ = [
     "ReceiptCallback",
     "ReceiptStatus",
     "ReceiptStore",
+    "ReceiptStoreError",
     "ReplayedNonceError",
     "ResultCount",
     "SecretFormat",

@@ -36,7 +36,11 @@ SUCCESS_REPLY = {"code": "0", "message": "success"}
 MAX_CALLBACK_BODY_BYTES = 1024 * 1024
 
 ReceiptCallback = Callable[[ReceiptBatch], Awaitable[None] | None]
-"""Called with each stored batch; may be a plain function (run in a worker thread) or async."""
+"""Called with each accepted batch; a plain function runs in a worker thread, or it is async.
+
+A batch Huawei delivers twice reaches the callbacks twice (the store keeps one copy), so
+callbacks should be idempotent, as any webhook consumer.
+"""
 
 
 class _Refusal(Exception):
@@ -64,6 +68,8 @@ def create_receiver_app(
     `X-HUAWEI-CALLBACK-ID` header (else 401); a body that is not a V2 batch gets 400. Refused
     callbacks store nothing; an accepted batch is stored whole, then `callbacks` run.
     """
+    if window_ms < 1:
+        raise ValueError("window_ms must be at least 1")
     if (user_name is None) != (secret is None):
         raise CallbackSecretError("give both the callback user name and the secret, or neither")
     if secret is not None:

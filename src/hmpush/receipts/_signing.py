@@ -145,6 +145,11 @@ def sign_callback(
         timestamp_ms = int(time.time() * 1000)
     if nonce is None:
         nonce = str(uuid.uuid4())
+    # Refuse what the receiving side would refuse as malformed, rather than sign it.
+    if not _TIMESTAMP_PATTERN.fullmatch(str(timestamp_ms)):
+        raise ValueError(f"timestamp_ms must be a non-negative integer, not {timestamp_ms!r}")
+    if not _NONCE_PATTERN.fullmatch(nonce):
+        raise ValueError("nonce must be 8 to 128 letters, digits or -_.: (a UUID)")
     value = _signature(callback_key(secret, secret_format), str(timestamp_ms), nonce, user_name)
     return f"timestamp={timestamp_ms};nonce={nonce};value={value}"
 

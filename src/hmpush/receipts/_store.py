@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 
 from hmpush.codes import ReceiptResult
+from hmpush.errors import HmpushError
 from hmpush.receipts._models import DeliveryStatus, FormStatus, ReceiptBatch, ReceiptStatus
 from hmpush.receipts._signing import (
     DEFAULT_WINDOW_MS,
@@ -20,7 +21,13 @@ from hmpush.receipts._signing import (
     StaleCallbackError,
 )
 
-__all__ = ["DEFAULT_MAX_STORED_NONCES", "ReceiptStore", "ResultCount", "tokens_to_delete"]
+__all__ = [
+    "DEFAULT_MAX_STORED_NONCES",
+    "ReceiptStore",
+    "ReceiptStoreError",
+    "ResultCount",
+    "tokens_to_delete",
+]
 
 DEFAULT_MAX_STORED_NONCES = 1_000_000
 
@@ -66,6 +73,10 @@ _RECEIPT_COLUMNS = (
 )
 
 
+class ReceiptStoreError(HmpushError):
+    """The receipt store's file cannot be opened or is not a receipt store."""
+
+
 @dataclass(frozen=True, slots=True)
 class ResultCount:
     """How many receipts of one requestId and biTag reported one result."""
@@ -95,16 +106,7 @@ class ReceiptStore:
         self.path = Path(path) if path is not None else None
         self.max_nonces = max_nonces
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(
-            str(self.path) if self.path is not None else ":memory:",
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=10.0,
-        )
-        if self.path is not None:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = _open(self.path)
 
     def __enter__(self) -> ReceiptStore:
         return self
@@ -170,18 +172,24 @@ class ReceiptStore:
             (total,) = self._conn.execute("SELECT COUNT(*) FROM receipts").fetchone()
         return int(total)
 
-    def latest_results(self) -> dict[str, int]:
-        """Each token's latest result (by receipt timestamp, then arrival order)."""
+    def latest_results(self, only: Iterable[int] | None = None) -> dict[str, int]:
+        """Each token's latest result (by receipt timestamp, then arrival order).
+
+        With `only`, just the tokens whose latest result is one of those codes.
+        """
         query = """
             SELECT token, result FROM (
                 SELECT token, result, ROW_NUMBER() OVER (
                     PARTITION BY token ORDER BY timestamp_ms DESC, id DESC) AS recency
                 FROM receipts)
             WHERE recency = 1
-            ORDER BY token
         """
+        parameters: list[int] = []
+        if only is not None:
+            parameters = sorted(set(only))
+            query += f" AND result IN ({', '.join('?' * len(parameters)) or 'NULL'})"
         with self._lock:
-            rows = self._conn.execute(query).fetchall()
+            rows = self._conn.execute(query + " ORDER BY token", parameters).fetchall()
         return {token: result for token, result in rows}
 
     def summary(
@@ -273,10 +281,14 @@ class _Transaction:
             self._lock.release()
 
 
+_DELETE_RESULTS = frozenset(int(result) for result in ReceiptResult if result.means_delete_token)
+
+
 def tokens_to_delete(source: ReceiptStore | Iterable[ReceiptStatus]) -> list[str]:
     """Tokens whose latest receipt says 2, 5, 6 or 10 (Huawei's advice: stop sending to them)."""
-    latest = source.latest_results() if isinstance(source, ReceiptStore) else _latest(source)
-    return sorted(token for token, result in latest.items() if _means_delete(result))
+    if isinstance(source, ReceiptStore):
+        return list(source.latest_results(only=_DELETE_RESULTS))
+    return sorted(token for token, result in _latest(source).items() if result in _DELETE_RESULTS)
 
 
 def _latest(statuses: Iterable[ReceiptStatus]) -> dict[str, int]:
@@ -289,11 +301,21 @@ def _latest(statuses: Iterable[ReceiptStatus]) -> dict[str, int]:
     return {token: result for token, (_, result) in newest.items()}
 
 
-def _means_delete(result: int) -> bool:
+def _open(path: Path | None) -> sqlite3.Connection:
     try:
-        return ReceiptResult(result).means_delete_token
-    except ValueError:
-        return False
+        conn = sqlite3.connect(
+            str(path) if path is not None else ":memory:",
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=10.0,
+        )
+        if path is not None:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(_SCHEMA)
+    except sqlite3.Error as error:
+        raise ReceiptStoreError(f"cannot open the receipt store {path}: {error}") from None
+    return conn
 
 
 def _filters(**values: str | None) -> tuple[str, list[str]]:
