@@ -263,4 +263,3 @@ def list_accepted_requests(
         }
         for row in rows
     ]
-

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 __all__ = ["RateLimiter", "TestMessageLimiter", "retry_after_header"]
 
+# Refills are float sums; a bucket that is full "up to rounding" is full.
+_EPSILON = 1e-9
+
 
 @dataclass(slots=True)
 class _Bucket:
@@ -46,10 +49,11 @@ class RateLimiter:
                 bucket = self._buckets[project_id] = _Bucket(rate, now)
             bucket.level = min(rate, bucket.level + (now - bucket.updated_at) * rate)
             bucket.updated_at = now
-            if bucket.level >= min(tokens, rate):
+            needed = min(tokens, rate)
+            if bucket.level + _EPSILON >= needed:
                 bucket.level -= tokens
                 return None
-            return (min(tokens, rate) - bucket.level) / rate
+            return (needed - bucket.level) / rate
 
     def reset(self) -> None:
         """Forget every bucket (all projects start full)."""

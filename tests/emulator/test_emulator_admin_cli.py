@@ -1,0 +1,212 @@
+"""The admin API, its OpenAPI document, the data directory and the `hmpush emulator` CLI."""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from emulator_helpers import Sender, answer_of, notification_body
+from typer.testing import CliRunner
+
+from hmpush.auth import ServiceAccount
+from hmpush.cli import app as cli_app
+from hmpush.cli._common import EXIT_TRANSPORT
+from hmpush.messages import is_plausible_token
+from hmpush.testing import EmulatorAdminError, EmulatorHandle, EmulatorServer
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_openapi_document_describes_admin_and_send(emulator: EmulatorHandle) -> None:
+    async with httpx2.AsyncClient(transport=emulator.transport) as client:
+        document = (await client.get(f"{emulator.base_url}/openapi.json")).json()
+    paths = document["paths"]
+    for path in (
+        "/v3/{project_id}/messages:send",
+        "/admin/projects",
+        "/admin/projects/{project_id}/apps",
+        "/admin/apps/{app_id}/devices",
+        "/admin/requests",
+        "/admin/faults",
+        "/admin/reset",
+        "/admin/devices/{token}/inbox",
+    ):
+        assert path in paths, path
+    send = paths["/v3/{project_id}/messages:send"]["post"]
+    assert {parameter["name"] for parameter in send["parameters"]} >= {"push-type"}
+
+
+async def test_created_project_answers_with_a_working_key_file(
+    emulator: EmulatorHandle,
+) -> None:
+    created = emulator.admin("POST", "/projects", {"project_id": "demo-project-1"})
+    assert created["project_id"] == "demo-project-1"
+    account = ServiceAccount.from_dict(created["service_account"])
+    assert account.key_bits == 2048
+    assert created["key_ids"] == [account.key_id]
+    app = emulator.admin("POST", "/projects/demo-project-1/apps", {"bundle_name": "com.x.y"})
+    assert app["bundle_name"] == "com.x.y"
+    tokens = emulator.admin("POST", f"/apps/{app['app_id']}/devices", {"count": 2})["tokens"]
+
+    handle = EmulatorHandle(
+        base_url=emulator.base_url,
+        transport=emulator.transport,
+        service_account=account,
+        app_id=app["app_id"],
+        admin_call=emulator._admin_call,
+    )
+    response = await Sender(handle).post(notification_body(tokens))
+    assert answer_of(response)["code"] == "80000000"
+    with pytest.raises(EmulatorAdminError) as duplicate:
+        emulator.admin("POST", "/projects", {"project_id": "demo-project-1"})
+    assert duplicate.value.status == 409
+
+
+def test_key_size_can_be_chosen(hmpush_emulator: EmulatorHandle) -> None:
+    created = hmpush_emulator.admin("POST", "/projects", {"key_bits": 3072})
+    assert ServiceAccount.from_dict(created["service_account"]).key_bits == 3072
+
+
+def test_new_apps_are_granted_everything(emulator: EmulatorHandle) -> None:
+    app = emulator.admin("GET", f"/apps/{emulator.app_id}")
+    assert app["push_types"] == [0, 1, 2, 6, 7, 10]
+    assert "IM" in app["categories"] and "MARKETING" in app["categories"]
+    assert "FLIGHT" in app["live_view_events"] and "TAXI" in app["live_view_events"]
+
+
+@pytest.mark.parametrize(
+    ("rights", "field"),
+    [
+        ({"push_types": [3]}, "push_types"),
+        ({"categories": ["NEWS"]}, "categories"),
+        ({"live_view_events": ["PARTY"]}, "live_view_events"),
+    ],
+)
+def test_unknown_rights_are_refused_naming_the_field(
+    emulator: EmulatorHandle, rights: dict[str, list[object]], field: str
+) -> None:
+    with pytest.raises(EmulatorAdminError) as refused:
+        emulator.create_app(**rights)
+    assert refused.value.status == 400
+    assert field in str(refused.value.detail)
+
+
+def test_device_requests_are_checked(emulator: EmulatorHandle) -> None:
+    with pytest.raises(EmulatorAdminError) as zero:
+        emulator.admin("POST", f"/apps/{emulator.app_id}/devices", {"count": 0})
+    assert zero.value.status == 422
+    with pytest.raises(EmulatorAdminError) as missing:
+        emulator.admin("POST", "/apps/999999/devices", {"count": 1})
+    assert missing.value.status == 404
+
+
+async def test_reset_forgets_traffic_and_keeps_credentials(
+    hmpush_emulator: EmulatorHandle, sender: Sender
+) -> None:
+    old = hmpush_emulator.create_devices(1)
+    assert answer_of(await sender.post(notification_body(old)))["code"] == "80000000"
+    hmpush_emulator.add_fault(status=500, nth=5)
+
+    hmpush_emulator.admin("POST", "/reset")
+
+    assert hmpush_emulator.requests() == []
+    assert hmpush_emulator.admin("GET", "/faults") == []
+    assert answer_of(await sender.post(notification_body(old)))["code"] == "80300007"
+    fresh = hmpush_emulator.create_devices(1)
+    assert answer_of(await sender.post(notification_body(fresh)))["code"] == "80000000"
+
+
+async def test_requests_list_is_newest_first_and_per_project(
+    emulator: EmulatorHandle, any_sender: Sender
+) -> None:
+    tokens = emulator.create_devices(1)
+    sent = [
+        answer_of(await any_sender.post(notification_body(tokens, biTag=f"b{n}")))["requestId"]
+        for n in range(3)
+    ]
+    listed = emulator.requests()
+    assert [entry["requestId"] for entry in listed] == sent[::-1]
+    assert [entry["biTag"] for entry in listed] == ["b2", "b1", "b0"]
+    assert {entry["projectId"] for entry in listed} == {emulator.project_id}
+    limited = emulator.admin("GET", f"/requests?project_id={emulator.project_id}&limit=2")
+    assert [entry["requestId"] for entry in limited] == sent[:0:-1]
+    with pytest.raises(EmulatorAdminError) as refused:
+        emulator.admin("GET", "/requests?limit=0")
+    assert refused.value.status == 422
+
+
+# --- the data directory and the CLI -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def data_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
+    with EmulatorServer(tmp_path_factory.mktemp("emulator-data")) as server:
+        yield server
+
+
+def test_first_start_creates_default_project_app_and_key_file(
+    data_server: EmulatorServer,
+) -> None:
+    key_file = data_server.data_dir / "service-account.json"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    account = ServiceAccount.from_file(key_file)
+    defaults = json.loads((data_server.data_dir / "defaults.json").read_text())
+    assert defaults["project_id"] == account.project_id
+    log = data_server.log_tail()
+    assert str(key_file) in log
+    assert data_server.base_url in log
+    assert f"{account.project_id} (created)" in log
+    answer = httpx2.get(f"{data_server.base_url}/admin/defaults").json()
+    assert answer == {"project_id": account.project_id, "app_id": defaults["app_id"]}
+
+
+def test_devices_command_prints_tokens_that_receive_pushes(data_server: EmulatorServer) -> None:
+    result = CliRunner().invoke(
+        cli_app, ["emulator", "devices", "--count", "3", "--url", data_server.base_url]
+    )
+    assert result.exit_code == 0, result.output
+    tokens = result.output.split()
+    assert len(tokens) == 3 and all(is_plausible_token(token) for token in tokens)
+
+    account = ServiceAccount.from_file(data_server.data_dir / "service-account.json")
+    from hmpush.auth import JwtSigner
+
+    response = httpx2.post(
+        f"{data_server.base_url}/v3/{account.project_id}/messages:send",
+        json=notification_body(tokens),
+        headers={"Authorization": f"Bearer {JwtSigner(account).token()}", "push-type": "0"},
+    )
+    assert answer_of(response)["code"] == "80000000"
+    inbox = httpx2.get(f"{data_server.base_url}/admin/devices/{tokens[0]}/inbox").json()
+    assert len(inbox) == 1
+
+
+def test_devices_command_without_a_server_exits_4(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = CliRunner().invoke(
+        cli_app, ["emulator", "devices", "--url", f"http://127.0.0.1:{port}"]
+    )
+    assert result.exit_code == EXIT_TRANSPORT
+    assert "cannot reach" in result.output
+
+
+def test_state_survives_a_restart_in_the_same_data_directory(tmp_path: Path) -> None:
+    with EmulatorServer(tmp_path) as first:
+        result = CliRunner().invoke(
+            cli_app, ["emulator", "devices", "--count", "1", "--url", first.base_url]
+        )
+        [token] = result.output.split()
+    key_before = (tmp_path / "service-account.json").read_text()
+    with EmulatorServer(tmp_path) as second:
+        assert "(found)" in second.log_tail()
+        inbox = httpx2.get(f"{second.base_url}/admin/devices/{token}/inbox")
+        assert inbox.status_code == 200
+    assert (tmp_path / "service-account.json").read_text() == key_before
