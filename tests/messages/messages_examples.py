@@ -6,6 +6,7 @@ Each builder returns a fresh dict so tests may modify it.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 TOKEN = "MAAALgE4G98BAAAAstExampleTokenForTests0001jg"
@@ -343,3 +344,27 @@ DOCUMENTED_EXAMPLES = [
     (7, score_update),
     (10, voip_call),
 ]
+
+
+DELETE = object()
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _steps(path: str) -> list[str | int]:
+    return [name if name else int(index) for name, index in _SEGMENT.findall(path)]
+
+
+def changed(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """`body` with the value at a dotted path (`a.b[1].c`) replaced, added or (DELETE) removed."""
+    steps = _steps(path)
+    node: Any = body
+    for step in steps[:-1]:
+        if isinstance(step, str) and step not in node:
+            node[step] = {}
+        node = node[step]
+    last = steps[-1]
+    if value is DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return body

@@ -1,9 +1,64 @@
-"""`hmpush validate` sub-command(s)."""
+"""`hmpush validate`: check a request body locally with the rules the Push server applies."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
 import typer
+
+from hmpush.cli._common import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, err_console
+from hmpush.codes import ALL_TOKENS_INVALID, SUCCESS
+from hmpush.errors import ValidationError
+from hmpush.messages import validate_request
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the `hmpush` app (none yet)."""
+    """Add `hmpush validate`."""
+    app.command("validate")(validate_command)
+
+
+def validate_command(
+    push_type: Annotated[
+        str,
+        typer.Option(
+            "--push-type", help="The push-type header: 0, 1, 2, 6, 7 or 10.", show_default=False
+        ),
+    ],
+    source: Annotated[
+        str, typer.Argument(metavar="[FILE|-]", help="Request body file; '-' reads stdin.")
+    ] = "-",
+) -> None:
+    """Validate a request body ({payload, pushOptions, target}); print `<code> <message>`.
+
+    Exit status 0 with `80000000 OK` when Huawei would accept it, 1 with the refusal otherwise.
+    """
+    body = _read_body(source)
+    try:
+        checked = validate_request(push_type, body)
+    except ValidationError as error:
+        _finish(f"{error.code} {error.message}", EXIT_REJECTED)
+    if checked.token_failure_for_all is not None:
+        # The request is well-formed, but Huawei fails every token of it (spec 10.2).
+        _finish(
+            f"{ALL_TOKENS_INVALID.code} {ALL_TOKENS_INVALID.message} "
+            f"every token fails with {checked.token_failure_for_all.value}",
+            EXIT_REJECTED,
+        )
+    _finish(f"{SUCCESS.code} OK", EXIT_OK)
+
+
+def _read_body(source: str) -> bytes:
+    if source == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(source).read_bytes()
+    except OSError as error:
+        err_console.print(f"error: cannot read {source}: {error.strerror}", markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _finish(line: str, status: int) -> NoReturn:
+    typer.echo(line)
+    raise typer.Exit(status)

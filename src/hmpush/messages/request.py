@@ -10,6 +10,7 @@ in the received bytes do not change the count.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -200,7 +201,12 @@ def _body_bytes(
         return bytes(body)
     try:
         return orjson.dumps(body)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError):
+        pass
+    try:
+        # The standard library also renders integers beyond 64 bits, which JSON allows.
+        return json.dumps(body, allow_nan=False, ensure_ascii=False).encode()
+    except (TypeError, ValueError, RecursionError) as error:
         raise _parameter_error("body", f"is not JSON data ({error})") from None
 
 
