@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -22,7 +24,7 @@ from hmpush.client._protocol import (
     send_url,
 )
 from hmpush.client._results import BatchFailure, BatchResult, HttpRequestPreview, SendResult
-from hmpush.client._retry import RetryPolicy, build_retrying
+from hmpush.client._retry import RetryPolicy, build_retrying, is_retryable
 from hmpush.errors import PushError, TransportError
 from hmpush.messages import Payload, PreparedMessage, PushOptions, prepare
 
@@ -46,7 +48,8 @@ class AsyncPushClient:
 
     Build one per project and share it between tasks: it signs one JWT per validity window and
     keeps at most `max_concurrency` requests in flight. Use it as an async context manager, or
-    call `aclose()`.
+    call `aclose()`. `ssl_context` replaces the system's trusted CAs (e.g. for a local server
+    with its own certificate); certificates are always verified.
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class AsyncPushClient:
         retry: RetryPolicy | None = None,
         max_concurrency: int = 8,
         transport: httpx2.AsyncBaseTransport | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
@@ -79,6 +83,7 @@ class AsyncPushClient:
             http2=http2,
             limits=limits,
             transport=transport,
+            verify=ssl_context if ssl_context is not None else True,
             follow_redirects=False,
         )
 
@@ -169,12 +174,26 @@ class AsyncPushClient:
         """Send one request's worth of tokens, retrying per the policy; raises on refusal."""
         tokens = list(tokens)
         body = prepared.body_for(tokens)
+        push_type = int(prepared.push_type)
         state = _CallState()
+        started = time.monotonic()
+        try:
+            return await self._attempt(body, push_type, tokens, state)
+        except (PushError, TransportError) as error:
+            if not is_retryable(error, self._retry):
+                raise
+            first_failure: PushError | TransportError = error
+        # Only now does tenacity take over (it costs more than a request on the happy path):
+        # its first "attempt" replays the failure just met, so waits, limits and logs count it.
+        replay: list[PushError | TransportError] = [first_failure]
+
+        async def attempt() -> BatchResult:
+            if replay:
+                raise replay.pop()
+            return await self._attempt(body, push_type, tokens, state)
+
         what = f"project {self.project_id}, {len(tokens)} tokens from {_first(tokens)}"
-        retrying = build_retrying(self._retry, what)
-        result: BatchResult = await retrying(
-            self._attempt, body, int(prepared.push_type), tokens, state
-        )
+        result: BatchResult = await build_retrying(self._retry, what, started)(attempt)
         return result
 
     def dry_run(
@@ -302,12 +321,14 @@ def _push_options(
 
 
 def _batches(prepared: PreparedMessage, tokens: Iterable[str]) -> list[list[str]]:
-    # One call never names a token twice: duplicates would be delivered twice.
-    unique = list(dict.fromkeys(tokens))
-    if not unique:
-        prepared.body_for(unique)  # raises the token-count refusal (80300010) with its text
+    # Tokens go out as given, each in exactly one batch. A token listed twice is sent twice:
+    # finding duplicates costs a hash per token, as much as the rest of the client's own work
+    # (see benchmarks/client.py), so callers whose lists may repeat tokens drop them first.
+    given = tokens if isinstance(tokens, list) else list(tokens)
+    if not given:
+        prepared.body_for(given)  # raises the token-count refusal (80300010) with its text
     size = prepared.max_tokens_per_request
-    return [unique[start : start + size] for start in range(0, len(unique), size)]
+    return [given[start : start + size] for start in range(0, len(given), size)]
 
 
 def _merge(

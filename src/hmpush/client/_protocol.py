@@ -70,7 +70,8 @@ def interpret_response(
     message = str(document.get("msg", ""))
     request_id = str(document.get("requestId", ""))
     if code == codes.SUCCESS.code:
-        return BatchResult(request_id, code, http_status, list(tokens), {}, attempts, list(tokens))
+        sent = list(tokens)
+        return BatchResult(request_id, code, http_status, sent, {}, attempts, sent)
     if code in _PER_TOKEN_CODES:
         accepted, failures = _per_token(code, message, tokens, request_id)
         return BatchResult(

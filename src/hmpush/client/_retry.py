@@ -31,9 +31,9 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    stop_before_delay,
     wait_random_exponential,
 )
+from tenacity.stop import stop_base
 
 from hmpush.errors import PushError, TransportError
 
@@ -127,10 +127,21 @@ class _BackoffHonouringRetryAfter:
         return backoff
 
 
-def build_retrying(policy: RetryPolicy, what: str) -> AsyncRetrying:
+class _StopWhenOutOfTime(stop_base):
+    """Stop when the next wait would end past the deadline (`time.monotonic()` seconds)."""
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return time.monotonic() + retry_state.upcoming_sleep >= self._deadline
+
+
+def build_retrying(policy: RetryPolicy, what: str, started: float) -> AsyncRetrying:
     """A fresh tenacity controller for one batch (tenacity objects keep per-call state).
 
-    `what` names the batch in log lines (project and a shortened first token, never a JWT).
+    `started` is when the batch's first attempt began (`time.monotonic()`); `what` names the
+    batch in log lines (project and a shortened first token, never a JWT).
     """
 
     def log_retry(retry_state: RetryCallState) -> None:
@@ -145,7 +156,8 @@ def build_retrying(policy: RetryPolicy, what: str) -> AsyncRetrying:
         )
 
     return AsyncRetrying(
-        stop=stop_after_attempt(policy.max_attempts) | stop_before_delay(policy.max_total_seconds),
+        stop=stop_after_attempt(policy.max_attempts)
+        | _StopWhenOutOfTime(started + policy.max_total_seconds),
         wait=_BackoffHonouringRetryAfter(policy),
         retry=retry_if_exception(lambda error: is_retryable(error, policy)),
         before_sleep=log_retry,

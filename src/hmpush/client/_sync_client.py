@@ -14,6 +14,7 @@ safe to share between threads (all calls are queued onto its one loop). Create c
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import weakref
 from collections.abc import Coroutine, Iterable, Sequence
@@ -80,6 +81,7 @@ class PushClient:
         retry: RetryPolicy | None = None,
         max_concurrency: int = 8,
         transport: httpx2.AsyncBaseTransport | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._client = AsyncPushClient(
             credentials,
@@ -89,6 +91,7 @@ class PushClient:
             retry=retry,
             max_concurrency=max_concurrency,
             transport=transport,
+            ssl_context=ssl_context,
         )
         self._runner = _LoopThread()
         self._closed = False
