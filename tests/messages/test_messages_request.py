@@ -266,3 +266,50 @@ def test_validated_request_summarises_the_message() -> None:
     plain = validate_request(0, notification())
     assert plain.category == "IM"
     assert plain.push_options == PushOptions()
+
+
+class TestFreeFormData:
+    @pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+    def test_non_finite_numbers_are_refused(self, literal: bytes) -> None:
+        raw = orjson.dumps(notification()).replace(
+            b'{"actionType":0}', b'{"actionType":0,"data":{"n":' + literal + b"}}"
+        )
+        with pytest.raises(ValidationError) as caught:
+            validate_request(0, raw)
+        assert caught.value.field == "payload.notification.clickAction.data"
+        assert "must hold only JSON values" in caught.value.message
+
+    def test_non_finite_form_data_is_refused(self) -> None:
+        raw = orjson.dumps(form_update()).replace(b'"temperature":21', b'"temperature":NaN')
+        with pytest.raises(ValidationError) as caught:
+            validate_request(1, raw)
+        assert caught.value.field == "payload.formData"
+
+    def test_non_finite_geofence_degrees_are_refused(self) -> None:
+        body = flight_create()
+        body["payload"]["operation"] = 4
+        body["payload"]["trigger"] = {
+            "condition": {
+                "longitude": 0,
+                "latitude": 0,
+                "coordinateSystemType": 1,
+                "monitorEvent": 1,
+                "radius": 500,
+            }
+        }
+        raw = orjson.dumps(body).replace(b'"longitude":0', b'"longitude":Infinity')
+        with pytest.raises(ValidationError) as caught:
+            validate_request(7, raw)
+        assert caught.value.field == "payload.trigger.condition.longitude"
+
+    def test_python_objects_are_refused_when_building(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            ClickAction(action_type=ClickActionType.OPEN_APP, data={"when": object()})
+        assert "must hold only JSON values" in caught.value.message
+
+    def test_nulls_and_big_integers_inside_data_are_kept(self) -> None:
+        raw = orjson.dumps(notification()).replace(
+            b'{"actionType":0}', b'{"actionType":0,"data":{"a":null,"n":18446744073709551616}}'
+        )
+        payload = validate_request(0, raw).payload
+        assert b'"data":{"a":null,"n":18446744073709551616}' in payload.to_json()

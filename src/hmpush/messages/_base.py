@@ -9,6 +9,7 @@ field's relative path; `hmpush.messages._errors` turns it into a Huawei code and
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from enum import IntEnum
@@ -154,6 +155,35 @@ def int_enum(enum: type[E]) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+def _is_json_data(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if not all(isinstance(key, str) for key in item):
+                return False
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return False
+        elif item is not None and not isinstance(item, str | int):
+            return False
+    return True
+
+
+def json_data() -> AfterValidator:
+    """Field rule for free-form objects: plain JSON only (no NaN/Infinity, no Python objects)."""
+
+    def check(value: Any) -> Any:
+        if not _is_json_data(value):
+            raise rule_error("must hold only JSON values (finite numbers, no NaN or Infinity)")
+        return value
+
+    return AfterValidator(check)
+
+
 def require(condition: bool, rule: str, field: str) -> None:
     """Raise a rule error for `field` unless `condition` holds (for cross-field validators)."""
     if not condition:
@@ -181,6 +211,7 @@ class WireModel(BaseModel):
         extra="forbid",
         use_enum_values=False,
         hide_input_in_errors=True,
+        allow_inf_nan=False,
     )
 
     if not TYPE_CHECKING:

@@ -16,6 +16,7 @@ from hmpush.messages._base import (
     argb_colour,
     between,
     int_enum,
+    json_data,
     non_empty,
     rule_error,
 )
@@ -37,7 +38,7 @@ class ClickAction(WireModel):
     action_type: Annotated[ClickActionType, int_enum(ClickActionType)]
     action: Str | None = None
     uri: Str | None = None
-    data: dict[str, Any] | None = None
+    data: Annotated[dict[str, Any], json_data()] | None = None
 
     @model_validator(mode="after")
     def _check_target(self) -> Self:

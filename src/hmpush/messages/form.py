@@ -15,6 +15,7 @@ from hmpush.messages._base import (
     between,
     https_url,
     int_enum,
+    json_data,
     max_items,
     non_empty,
     rule_error,
@@ -63,7 +64,7 @@ class FormUpdatePayload(WireModel):
     module_name: Annotated[Str, non_empty()]
     form_name: Annotated[Str, non_empty()]
     ability_name: Annotated[Str, non_empty()]
-    form_data: Annotated[dict[str, Any], AfterValidator(_check_form_data)]
+    form_data: Annotated[dict[str, Any], json_data(), AfterValidator(_check_form_data)]
 
     @model_validator(mode="after")
     def _check_image_keys(self) -> Self:
