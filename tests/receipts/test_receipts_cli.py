@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
+import ssl
 from pathlib import Path
 
 import httpx2
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from receipts_support import batch, receipts_server, status
 from typer.testing import CliRunner
 
@@ -52,6 +59,49 @@ def test_serve_verifies_and_stores_over_real_http(tmp_path: Path) -> None:
     assert SECRET not in receiver.log.read_text()
 
 
+def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def test_serve_over_https(tmp_path: Path) -> None:
+    cert, key = _self_signed_certificate(tmp_path)
+    arguments = ["--ssl-cert", str(cert), "--ssl-key", str(key)]
+    with receipts_server(tmp_path / "receipts.db", arguments) as receiver:
+        url = receiver.url.replace("http://", "https://")
+        trusting = ssl.create_default_context(cafile=str(cert))
+        response = httpx2.post(url, content=batch(status("tok-tls")).to_json(), verify=trusting)
+    assert response.json() == {"code": "0", "message": "success"}
+    with ReceiptStore(tmp_path / "receipts.db") as store:
+        assert [receipt.token for receipt in store.receipts()] == ["tok-tls"]
+
+
 def test_serve_reads_an_old_style_secret_from_a_file(tmp_path: Path) -> None:
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text("plain old secret\n")
@@ -83,6 +133,9 @@ def test_serve_reads_an_old_style_secret_from_a_file(tmp_path: Path) -> None:
         ),
         (["--user-name", USER, "--secret-file", "/nonexistent/secret"], {}, "cannot read"),
         (["--db", "/nonexistent/folder/receipts.db"], {}, "does not exist"),
+        (["--path", "receipts"], {}, "must start with '/'"),
+        (["--ssl-cert", "cert.pem"], {}, "--ssl-cert and --ssl-key together"),
+        (["--ssl-cert", "/nonexistent.pem", "--ssl-key", "/nonexistent.key"], {}, "no file"),
     ],
 )
 def test_serve_refuses_bad_secret_configuration_without_printing_it(

@@ -17,6 +17,7 @@ from hmpush.receipts import (
     CallbackSecretError,
     ReceiptStore,
     ReceiptStoreError,
+    SecretFormat,
     callback_key,
     tokens_to_delete,
 )
@@ -56,8 +57,29 @@ def serve(
         int, typer.Option(min=1, help="Accepted clock difference of signed callbacks.")
     ] = DEFAULT_WINDOW_MS // 1000,
     workers: Annotated[int, typer.Option(min=1, help="Server worker processes.")] = 1,
+    ssl_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate chain: serve HTTPS (Huawei requires it).")
+    ] = None,
+    ssl_key: Annotated[Path | None, typer.Option(help="PEM private key of --ssl-cert.")] = None,
 ) -> None:
     """Receive receipt callbacks over HTTP (Granian), verify them and store them in --db."""
+    checked_format = _check_secret(user_name, secret_env, secret_file, secret_format)
+    _check_locations(db, path, ssl_cert, ssl_key)
+    _export_config(db, path, user_name, secret_env, secret_file, checked_format, window_seconds)
+    signing = f"signed by user {user_name!r}" if user_name else "unsigned (no secret configured)"
+    scheme = "https" if ssl_cert else "http"
+    err_console.print(
+        f"receiving receipts at {scheme}://{host}:{port}{path} ({signing}), storing in {db}",
+        markup=False,
+        soft_wrap=True,
+    )
+    _run_granian(host, port, workers, ssl_cert, ssl_key)
+
+
+def _check_secret(
+    user_name: str | None, secret_env: str | None, secret_file: Path | None, secret_format: str
+) -> SecretFormat:
+    """Load and check the secret now, so a bad one is a usage error rather than a dead server."""
     try:
         secret = serve_config.read_secret(secret_env=secret_env, secret_file=secret_file)
         checked_format = serve_config.secret_format_from(secret_format)
@@ -67,16 +89,19 @@ def serve(
             callback_key(secret, checked_format)
     except CallbackSecretError as error:
         _usage_error(str(error))
+    return checked_format
+
+
+def _check_locations(db: Path, path: str, ssl_cert: Path | None, ssl_key: Path | None) -> None:
     if not db.parent.is_dir():
         _usage_error(f"the folder of --db {db} does not exist")
-    _export_config(db, path, user_name, secret_env, secret_file, checked_format, window_seconds)
-    signing = f"signed by user {user_name!r}" if user_name else "unsigned (no secret configured)"
-    err_console.print(
-        f"receiving receipts at http://{host}:{port}{path} ({signing}), storing in {db}",
-        markup=False,
-        soft_wrap=True,
-    )
-    _run_granian(host, port, workers)
+    if not path.startswith("/"):
+        _usage_error(f"--path must start with '/', not {path!r}")
+    if (ssl_cert is None) != (ssl_key is None):
+        _usage_error("give --ssl-cert and --ssl-key together")
+    for pem in (ssl_cert, ssl_key):
+        if pem is not None and not pem.is_file():
+            _usage_error(f"no file {pem}")
 
 
 @receipts_app.command()
@@ -158,7 +183,9 @@ def _export_config(
     os.environ.update(variables)
 
 
-def _run_granian(host: str, port: int, workers: int) -> None:
+def _run_granian(
+    host: str, port: int, workers: int, ssl_cert: Path | None, ssl_key: Path | None
+) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -169,5 +196,7 @@ def _run_granian(host: str, port: int, workers: int) -> None:
         interface=Interfaces.ASGI,
         workers=workers,
         factory=True,
+        ssl_cert=ssl_cert,
+        ssl_key=ssl_key,
     )
     server.serve()
