@@ -166,8 +166,8 @@ class Bench:
     def statuses(self) -> list[dict[str, Any]]:
         """Every queued V2 status, oldest first."""
         with self.store.transaction() as conn:
-            rows = conn.execute("SELECT status FROM receipt_outbox ORDER BY id").fetchall()
-        return [orjson.loads(row[0]) for row in rows]
+            rows = conn.execute("SELECT statuses FROM receipt_outbox ORDER BY id").fetchall()
+        return [status for row in rows for status in orjson.loads(row[0])]
 
     def inbox(self, token: str) -> list[dict[str, Any]]:
         """What the device received."""

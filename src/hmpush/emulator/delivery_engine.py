@@ -44,18 +44,35 @@ CREATE TABLE IF NOT EXISTS delivered_messages (
     request_id TEXT NOT NULL UNIQUE,
     project_id TEXT NOT NULL,
     push_type INTEGER NOT NULL,
+    category TEXT,
     payload BLOB NOT NULL,
     push_options BLOB NOT NULL,
     accepted_at_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS inbox_log (
+    msg_id INTEGER NOT NULL,
+    device_id INTEGER NOT NULL,
+    late_ms INTEGER NOT NULL,
+    category TEXT,
+    PRIMARY KEY (msg_id, device_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS inbox (
     device_id INTEGER NOT NULL,
     msg_id INTEGER NOT NULL,
-    received_at_ms INTEGER NOT NULL,
+    late_ms INTEGER NOT NULL,
     category TEXT,
     PRIMARY KEY (device_id, msg_id)
 ) WITHOUT ROWID;
 """
+# Inbox rows are kept tiny because a 1000-token request writes 1000 of them: `late_ms` is how
+# long after acceptance the device received the message (0, stored in no bytes, unless it waited
+# offline) and `category` is NULL unless the device's app got another category than requested.
+#
+# A request appends its rows to `inbox_log`, ordered by message, which costs the same however
+# large the inboxes are. Writing them straight into the per-device order of `inbox` would touch
+# one B-tree page per token, and gets slower as inboxes grow (measured: 2 ms per 1000-token
+# request on an empty file database, over 60 ms at 600k rows). The background moves the log into
+# `inbox` in large sorted chunks, which touches each page once per chunk; reads see both.
 
 _TEST_COUNTER = "test_requests"
 BACKGROUND_INTERVAL_SECONDS = 0.2
@@ -68,6 +85,7 @@ def deliver(
     now_ms = message.accepted_at_ms
     facts = store_message(conn, message)
     states = load_states(conn, [device.device_id for device in devices])
+    with_receipts = receipt_sender.has_configs(conn, facts.project_id)
     outcomes: list[Outcome] = []
     travelling = _standing_refusals(facts, devices, states, now_ms, outcomes)
     if facts.test_message and travelling and _test_quota_spent(conn, facts, now_ms):
@@ -84,10 +102,12 @@ def deliver(
         if offline:
             online = [d for d in travelling if states.get(d.device_id, DEFAULT_DEVICE_STATE).online]
             outcomes += offline_cache.hold(conn, facts, offline, now_ms)
-    delivered, arrived = device_rules.arrive(conn, facts, online, states, now_ms)
+    delivered, arrived = device_rules.arrive(
+        conn, facts, online, states, now_ms, delivered_outcomes=with_receipts
+    )
     _record_inbox(conn, facts, delivered, now_ms)
-    outcomes += arrived
-    receipt_sender.queue_receipts(conn, outcomes, now_ms)
+    if with_receipts:
+        receipt_sender.queue_receipts(conn, outcomes + arrived, now_ms)
 
 
 def _standing_refusals(
@@ -119,11 +139,26 @@ def _test_quota_spent(conn: sqlite3.Connection, facts: MessageFacts, now_ms: int
 def _record_inbox(
     conn: sqlite3.Connection, facts: MessageFacts, devices: Sequence[TargetDevice], now_ms: int
 ) -> None:
-    conn.executemany(
-        "INSERT OR IGNORE INTO inbox (device_id, msg_id, received_at_ms, category)"
-        " VALUES (?, ?, ?, ?)",
-        [(d.device_id, facts.msg_id, now_ms, d.effective_category) for d in devices],
+    if not devices:
+        return
+    late_ms = now_ms - facts.accepted_at_ms
+    requested = facts.category
+    as_requested = [d.device_id for d in devices if d.effective_category == requested]
+    conn.execute(
+        "INSERT OR IGNORE INTO inbox_log (msg_id, device_id, late_ms, category)"
+        " SELECT ?, value, ?, NULL FROM json_each(?)",
+        (facts.msg_id, late_ms, orjson.dumps(as_requested)),
     )
+    if len(as_requested) < len(devices):
+        conn.executemany(
+            "INSERT OR IGNORE INTO inbox_log (device_id, msg_id, late_ms, category)"
+            " VALUES (?, ?, ?, ?)",
+            [
+                (d.device_id, facts.msg_id, late_ms, d.effective_category)
+                for d in devices
+                if d.effective_category != requested
+            ],
+        )
 
 
 def bring_online(conn: sqlite3.Connection, device_id: int, now_ms: int) -> dict[str, int]:
@@ -133,7 +168,9 @@ def bring_online(conn: sqlite3.Connection, device_id: int, now_ms: int) -> dict[
     states = {} if state is DEFAULT_DEVICE_STATE else {device_id: state}
     delivered = 0
     for facts, device in pending:
-        shown, arrived = device_rules.arrive(conn, facts, [device], states, now_ms)
+        shown, arrived = device_rules.arrive(
+            conn, facts, [device], states, now_ms, delivered_outcomes=True
+        )
         _record_inbox(conn, facts, shown, now_ms)
         delivered += len(shown)
         outcomes += arrived
@@ -142,14 +179,35 @@ def bring_online(conn: sqlite3.Connection, device_id: int, now_ms: int) -> dict[
     return {"delivered": delivered, "not_delivered": dropped}
 
 
+def index_inbox(conn: sqlite3.Connection, max_rows: int = 50_000) -> int:
+    """Move up to about `max_rows` logged inbox rows (whole messages) into per-device order."""
+    boundary = conn.execute(
+        "SELECT msg_id FROM inbox_log ORDER BY msg_id LIMIT 1 OFFSET ?", (max_rows,)
+    ).fetchone()
+    where, params = ("WHERE msg_id < ?", (boundary[0],)) if boundary else ("", ())
+    moved = conn.execute(
+        "INSERT OR IGNORE INTO inbox (device_id, msg_id, late_ms, category)"
+        f" SELECT device_id, msg_id, late_ms, category FROM inbox_log {where}"
+        " ORDER BY device_id, msg_id",
+        params,
+    ).rowcount
+    conn.execute(f"DELETE FROM inbox_log {where}", params)
+    return int(moved)
+
+
 def inbox(conn: sqlite3.Connection, token: str) -> list[dict[str, Any]]:
-    """What the device holding `token` received, oldest first."""
+    """What the device holding `token` received, oldest first (works on read-only connections)."""
     rows = conn.execute(
-        "SELECT m.request_id, m.push_type, m.payload, m.push_options, i.received_at_ms,"
-        " i.category"
-        " FROM devices d JOIN inbox i ON i.device_id = d.id"
-        " JOIN delivered_messages m ON m.msg_id = i.msg_id"
-        " WHERE d.token = ? ORDER BY i.received_at_ms, i.msg_id",
+        "WITH device AS (SELECT id FROM devices WHERE token = ?),"
+        " received AS ("
+        "  SELECT msg_id, late_ms, category FROM inbox WHERE device_id = (SELECT id FROM device)"
+        "  UNION ALL"
+        "  SELECT msg_id, late_ms, category FROM inbox_log"
+        "  WHERE device_id = (SELECT id FROM device))"
+        " SELECT m.request_id, m.push_type, m.payload, m.push_options,"
+        " m.accepted_at_ms + r.late_ms AS received_at_ms, coalesce(r.category, m.category)"
+        " FROM received r JOIN delivered_messages m ON m.msg_id = r.msg_id"
+        " ORDER BY received_at_ms, r.msg_id",
         (token,),
     ).fetchall()
     return [_inbox_entry(row) for row in rows]
@@ -186,13 +244,24 @@ def expire_offline(conn: sqlite3.Connection, now_ms: int) -> int:
     return len(outcomes)
 
 
+_INDEX_CHUNKS_PER_ROUND = 8
+
+
 async def tick(emulator: Any, client: httpx2.AsyncClient) -> dict[str, int]:
-    """One round of background work: expire offline messages, then post due receipts."""
+    """One round of background work: index inboxes, expire offline messages, post receipts."""
+    indexed = 0
+    for _ in range(_INDEX_CHUNKS_PER_ROUND):  # bounded chunks, so senders wait little
+        with emulator.store.transaction() as conn:
+            moved = index_inbox(conn)
+        indexed += moved
+        if moved == 0:
+            break
+        await asyncio.sleep(0)
     now_ms = clock_ms(emulator)
     with emulator.store.transaction() as conn:
         expired = expire_offline(conn, now_ms)
     report = await receipt_sender.dispatch_due(emulator.store, client, now_ms)
-    return {"expired": expired, **report.to_json()}
+    return {"indexed": indexed, "expired": expired, **report.to_json()}
 
 
 async def run_background(emulator: Any) -> None:

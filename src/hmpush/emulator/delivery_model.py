@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -67,6 +67,7 @@ class MessageFacts:
     request_id: str
     project_id: str
     push_type: int
+    category: str | None  # the notification category the sender asked for (push-types 0, 2)
     payload: Mapping[str, Any]
     push_options: Mapping[str, Any]
     accepted_at_ms: int
@@ -115,9 +116,11 @@ class MessageFacts:
         return int(value) if value is not None else None
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The final result of one message on one device: a receipt result and when it happened."""
+class Outcome(NamedTuple):
+    """The final result of one message on one device: a receipt result and when it happened.
+
+    A tuple, because a 1000-token request may create 1000 of them on the hot path.
+    """
 
     facts: MessageFacts
     device: TargetDevice
@@ -127,20 +130,22 @@ class Outcome:
 
 _INSERT_MESSAGE = (
     "INSERT INTO delivered_messages"
-    " (request_id, project_id, push_type, payload, push_options, accepted_at_ms)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+    " (request_id, project_id, push_type, category, payload, push_options, accepted_at_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 
 
 def store_message(conn: sqlite3.Connection, message: AcceptedMessage) -> MessageFacts:
     """Store an accepted message's body once and return its facts."""
     push_type = int(message.push_type)
+    category = _requested_category(message.payload)
     cursor = conn.execute(
         _INSERT_MESSAGE,
         (
             message.request_id,
             message.project_id,
             push_type,
+            category,
             orjson.dumps(message.payload),
             orjson.dumps(message.push_options),
             message.accepted_at_ms,
@@ -152,17 +157,26 @@ def store_message(conn: sqlite3.Connection, message: AcceptedMessage) -> Message
         request_id=message.request_id,
         project_id=message.project_id,
         push_type=push_type,
+        category=category,
         payload=message.payload,
         push_options=message.push_options,
         accepted_at_ms=message.accepted_at_ms,
     )
 
 
+def _requested_category(payload: Mapping[str, Any]) -> str | None:
+    notification = payload.get("notification")
+    if isinstance(notification, Mapping):
+        category = notification.get("category")
+        return str(category) if category is not None else None
+    return None
+
+
 def load_facts(conn: sqlite3.Connection, msg_ids: Iterable[int]) -> dict[int, MessageFacts]:
     """Stored messages by id, in one query."""
     rows = conn.execute(
-        "SELECT msg_id, request_id, project_id, push_type, payload, push_options, accepted_at_ms"
-        " FROM delivered_messages WHERE msg_id IN (SELECT value FROM json_each(?))",
+        "SELECT msg_id, request_id, project_id, push_type, category, payload, push_options,"
+        " accepted_at_ms FROM delivered_messages WHERE msg_id IN (SELECT value FROM json_each(?))",
         (orjson.dumps(sorted(set(msg_ids))),),
     )
     return {
@@ -171,9 +185,10 @@ def load_facts(conn: sqlite3.Connection, msg_ids: Iterable[int]) -> dict[int, Me
             request_id=row[1],
             project_id=row[2],
             push_type=row[3],
-            payload=orjson.loads(row[4]),
-            push_options=orjson.loads(row[5]),
-            accepted_at_ms=row[6],
+            category=row[4],
+            payload=orjson.loads(row[5]),
+            push_options=orjson.loads(row[6]),
+            accepted_at_ms=row[7],
         )
         for row in rows
     }

@@ -101,8 +101,11 @@ def arrive(
     devices: Sequence[TargetDevice],
     states: Mapping[int, DeviceState],
     now_ms: int,
+    *,
+    delivered_outcomes: bool = True,
 ) -> tuple[list[TargetDevice], list[Outcome]]:
-    """Apply the device-side rules; returns the devices that show the message and all outcomes."""
+    """Apply the device-side rules; returns the devices that show the message and the outcomes
+    (those of delivered devices only with `delivered_outcomes`, which receipts need)."""
     if not devices:
         return [], []
     outcomes: list[Outcome] = []
@@ -115,7 +118,8 @@ def arrive(
         delivered = _apply_notification_quotas(conn, facts, candidates, states, now_ms, outcomes)
     else:
         delivered = list(candidates)
-    outcomes.extend(Outcome(facts, device, R.DELIVERED, now_ms) for device in delivered)
+    if delivered_outcomes:
+        outcomes += [Outcome(facts, device, R.DELIVERED, now_ms) for device in delivered]
     return delivered, outcomes
 
 

@@ -118,10 +118,11 @@ def add_device_counts(
     conn: sqlite3.Connection, kind: str, window_start: int, device_ids: Iterable[int]
 ) -> None:
     """Count one more use of `kind` for each device."""
-    conn.executemany(
-        "INSERT INTO device_counters (device_id, kind, window_start, used) VALUES (?, ?, ?, 1)"
+    conn.execute(
+        "INSERT INTO device_counters (device_id, kind, window_start, used)"
+        " SELECT value, ?, ?, 1 FROM json_each(?) WHERE true"
         " ON CONFLICT (kind, window_start, device_id) DO UPDATE SET used = used + 1",
-        [(device_id, kind, window_start) for device_id in device_ids],
+        (kind, window_start, orjson.dumps(list(device_ids))),
     )
 
 

@@ -2,10 +2,12 @@
 
 Receipt configurations belong to a project or to one of its apps; a message uses the config
 its `pushOptions.receiptId` names, else its app's, else its project's (§11.1: app level wins).
-Every final outcome of a message on a device is queued as one V2 status; `dispatch_due` posts
-them in batches of at most 100 per configuration, signed with `X-HUAWEI-CALLBACK-ID` when the
-configuration has a user name and secret, retries with exponential back-off while the receiver
-is down, and after `max_attempts` marks them `failed` (kept for the admin API).
+Every final outcome of a message on a device becomes one V2 status, queued in outbox rows of at
+most 100 statuses for one configuration (a 1000-token request writes 10 rows, not 1000);
+`dispatch_due` posts them, packing small rows together up to 100 statuses per callback, signed
+with `X-HUAWEI-CALLBACK-ID` when the configuration has a user name and secret; it retries with
+exponential back-off while the receiver is down, and after `max_attempts` marks the rows
+`failed` (kept, with the last error, for the admin API).
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ CREATE INDEX IF NOT EXISTS receipt_configs_project ON receipt_configs (project_i
 CREATE TABLE IF NOT EXISTS receipt_outbox (
     id INTEGER PRIMARY KEY,
     receipt_id TEXT NOT NULL,
-    status BLOB NOT NULL,
+    statuses BLOB NOT NULL,
+    status_count INTEGER NOT NULL,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL,
     next_attempt_ms INTEGER NOT NULL,
@@ -159,6 +162,14 @@ def delete_config(conn: sqlite3.Connection, receipt_id: str) -> bool:
     )
 
 
+def has_configs(conn: sqlite3.Connection, project_id: str) -> bool:
+    """Whether any receipt configuration could apply to a message of this project."""
+    row = conn.execute(
+        "SELECT 1 FROM receipt_configs WHERE project_id = ? LIMIT 1", (project_id,)
+    ).fetchone()
+    return row is not None
+
+
 def project_configs(conn: sqlite3.Connection, project_ids: Iterable[str]) -> list[ReceiptConfig]:
     """Configurations of the projects, oldest first."""
     rows = conn.execute(
@@ -231,28 +242,40 @@ def queue_receipts(conn: sqlite3.Connection, outcomes: Sequence[Outcome], now_ms
     configs = project_configs(conn, {outcome.facts.project_id for outcome in outcomes})
     if not configs:
         return 0
-    rows = []
+    chosen: dict[tuple[str, int, str | None], ReceiptConfig | None] = {}
+    by_config: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for outcome in outcomes:
-        config = choose_config(
-            configs, outcome.facts.project_id, outcome.device.app_id, outcome.facts.receipt_id
-        )
+        key = (outcome.facts.project_id, outcome.device.app_id, outcome.facts.receipt_id)
+        if key not in chosen:
+            chosen[key] = choose_config(configs, *key)
+        config = chosen[key]
         if config is not None:
-            rows.append((config.receipt_id, orjson.dumps(status_json(outcome)), now_ms))
+            by_config[config.receipt_id].append(status_json(outcome))
+    rows = [
+        (receipt_id, orjson.dumps(chunk), len(chunk), now_ms)
+        for receipt_id, statuses in by_config.items()
+        for chunk in _chunks(statuses, MAX_STATUSES_PER_BATCH)
+    ]
     conn.executemany(
-        "INSERT INTO receipt_outbox (receipt_id, status, state, attempts, next_attempt_ms)"
-        f" VALUES (?, ?, '{PENDING}', 0, ?)",
+        "INSERT INTO receipt_outbox"
+        " (receipt_id, statuses, status_count, state, attempts, next_attempt_ms)"
+        f" VALUES (?, ?, ?, '{PENDING}', 0, ?)",
         rows,
     )
-    return len(rows)
+    return sum(row[2] for row in rows)
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def outbox(
     conn: sqlite3.Connection, state: str | None = None, limit: int = 1000
 ) -> list[dict[str, Any]]:
-    """Queued, sent or failed receipts, oldest first (admin view)."""
+    """Queued, sent or failed receipt rows (up to 100 statuses each), oldest first."""
     where, params = ("WHERE state = ?", [state]) if state else ("", [])
     rows = conn.execute(
-        f"SELECT id, receipt_id, status, state, attempts, next_attempt_ms, last_error"
+        f"SELECT id, receipt_id, statuses, state, attempts, next_attempt_ms, last_error"
         f" FROM receipt_outbox {where} ORDER BY id LIMIT ?",
         (*params, limit),
     )
@@ -260,7 +283,7 @@ def outbox(
         {
             "id": row[0],
             "receipt_id": row[1],
-            "status": orjson.loads(row[2]),
+            "statuses": orjson.loads(row[2]),
             "state": row[3],
             "attempts": row[4],
             "next_attempt_ms": row[5],
@@ -307,7 +330,7 @@ def release_claims(conn: sqlite3.Connection, ids: Sequence[int] | None = None) -
 class DispatchReport:
     """What one dispatch round did."""
 
-    sent: int = 0
+    sent: int = 0  # statuses, not callbacks
     retrying: int = 0
     failed: int = 0
 
@@ -316,60 +339,57 @@ class DispatchReport:
         return asdict(self)
 
 
-@dataclass(frozen=True, slots=True)
-class _Claimed:
+@dataclass(slots=True)
+class _Callback:
+    """Outbox rows of one configuration posted together (at most 100 statuses in all)."""
+
+    receipt_id: str
     ids: list[int]
-    statuses: list[bytes]
+    statuses: list[Any]
     attempts: list[int]
+    counts: list[int]
 
 
 async def dispatch_due(
-    store: Any, client: httpx2.AsyncClient, now_ms: int, *, limit: int = 1000
+    store: Any, client: httpx2.AsyncClient, now_ms: int, *, limit: int = 100
 ) -> DispatchReport:
-    """Post every due receipt (at most `limit`) and record each batch's fate."""
+    """Post every due outbox row (at most `limit` rows) and record each callback's fate."""
     with store.transaction() as conn:
         rows = conn.execute(
             "UPDATE receipt_outbox SET state = ? WHERE id IN (SELECT id FROM receipt_outbox"
             " WHERE state = ? AND next_attempt_ms <= ? ORDER BY id LIMIT ?)"
-            " RETURNING id, receipt_id, status, attempts",
+            " RETURNING id, receipt_id, statuses, status_count, attempts",
             (SENDING, PENDING, now_ms, limit),
         ).fetchall()
         configs = _configs_by_id(conn, {row[1] for row in rows})
         settings = dispatch_settings(conn)
     report = DispatchReport()
-    if not rows:
-        return report
-    batches = _batches(rows)
     try:
-        for receipt_id, batch in batches:
-            error = await _post(client, configs.get(receipt_id), batch, settings)
+        for callback in _callbacks(rows):
+            error = await _post(client, configs.get(callback.receipt_id), callback, settings)
             with store.transaction() as conn:
-                _record(conn, batch, error, settings, now_ms, report)
+                _record(conn, callback, error, settings, now_ms, report)
     finally:  # a cancelled round leaves what it had not recorded for the next one
         with store.transaction() as conn:
             release_claims(conn, [row[0] for row in rows])
     return report
 
 
-def _batches(rows: Sequence[tuple[int, str, bytes, int]]) -> list[tuple[str, _Claimed]]:
-    by_config: dict[str, list[tuple[int, str, bytes, int]]] = defaultdict(list)
-    for row in sorted(rows):
-        by_config[row[1]].append(row)
-    batches = []
-    for receipt_id, claimed in by_config.items():
-        for start in range(0, len(claimed), MAX_STATUSES_PER_BATCH):
-            chunk = claimed[start : start + MAX_STATUSES_PER_BATCH]
-            batches.append(
-                (
-                    receipt_id,
-                    _Claimed(
-                        [row[0] for row in chunk],
-                        [row[2] for row in chunk],
-                        [row[3] for row in chunk],
-                    ),
-                )
-            )
-    return batches
+def _callbacks(rows: Sequence[tuple[int, str, bytes, int, int]]) -> list[_Callback]:
+    """Pack claimed rows into callbacks: same configuration, at most 100 statuses each."""
+    packed: list[_Callback] = []
+    open_callbacks: dict[str, _Callback] = {}
+    for row_id, receipt_id, statuses, count, attempts in sorted(rows):
+        callback = open_callbacks.get(receipt_id)
+        if callback is None or len(callback.statuses) + count > MAX_STATUSES_PER_BATCH:
+            callback = _Callback(receipt_id, [], [], [], [])
+            open_callbacks[receipt_id] = callback
+            packed.append(callback)
+        callback.ids.append(row_id)
+        callback.statuses.extend(orjson.loads(statuses))
+        callback.attempts.append(attempts)
+        callback.counts.append(count)
+    return packed
 
 
 class _Permanent(str):
@@ -379,14 +399,14 @@ class _Permanent(str):
 async def _post(
     client: httpx2.AsyncClient,
     config: ReceiptConfig | None,
-    batch: _Claimed,
+    callback: _Callback,
     settings: DispatchSettings,
 ) -> str | None:
     if config is None:
         return _Permanent("the receipt configuration was deleted")
     try:
         body = ReceiptBatch(
-            statuses=[ReceiptStatus.model_validate_json(status) for status in batch.statuses]
+            statuses=[ReceiptStatus.model_validate(status) for status in callback.statuses]
         ).to_json()
     except pydantic.ValidationError as error:
         return _Permanent(f"receipt does not fit the V2 format: {error.errors()[0]['msg']}")
@@ -409,7 +429,7 @@ async def _post(
 
 def _record(
     conn: sqlite3.Connection,
-    batch: _Claimed,
+    batch: _Callback,
     error: str | None,
     settings: DispatchSettings,
     now_ms: int,
@@ -421,17 +441,17 @@ def _record(
             " last_error = NULL WHERE id = ?",
             [(row_id,) for row_id in batch.ids],
         )
-        report.sent += len(batch.ids)
+        report.sent += len(batch.statuses)
         return
     updates = []
-    for row_id, attempts in zip(batch.ids, batch.attempts, strict=True):
+    for row_id, attempts, count in zip(batch.ids, batch.attempts, batch.counts, strict=True):
         tried = attempts + 1
         if isinstance(error, _Permanent) or tried >= settings.max_attempts:
             updates.append((FAILED, tried, now_ms, error, row_id))
-            report.failed += 1
+            report.failed += count
         else:
             updates.append((PENDING, tried, now_ms + settings.delay_ms(tried), error, row_id))
-            report.retrying += 1
+            report.retrying += count
     conn.executemany(
         "UPDATE receipt_outbox SET state = ?, attempts = ?, next_attempt_ms = ?, last_error = ?"
         " WHERE id = ?",
