@@ -5,17 +5,19 @@ subprocess) that answers `80000000` at once, so the figures measure the sender, 
 Three senders run in the same process, one after the other, against the same sink:
 
 * hmpush: `AsyncPushClient.send(message, tokens)` (validation, batching, retries, per-token
-  results, all included; the JWT is signed before timing, as it is once an hour in service);
+  results, all included; the JWT is signed before timing, as it is once an hour in service),
+  and the same through the synchronous `PushClient`;
 * practical limit: a minimal hand-written httpx2 loop posting pre-built bodies with the same
   concurrency and connection limits, reading nothing but the status;
 * docs-style: a sequential `requests.post` per 1000 tokens with `json.dumps`, no session, as
   Huawei's sample code sends.
 
-Both runs use the same sink twice: over plain HTTP, and over HTTPS (a self-signed certificate
-made for the run) as Huawei's endpoint is HTTPS-only, where a loop without a connection pool pays
-a TLS handshake per request.
+Scenarios (default: all three): the sink over plain HTTP; over HTTPS (a self-signed certificate
+made for the run), as Huawei's endpoint is HTTPS-only and a loop without a connection pool pays a
+TLS handshake per request; and over HTTPS with the sink answering after 20 ms, standing for the
+round trip to a distant server, which is where concurrency pays.
 
-Run: `.venv/bin/python benchmarks/client.py [--tokens 200000] [--concurrency 8] [--rounds 5]`.
+Run: `.venv/bin/python benchmarks/client.py [--tokens 200000] [--concurrency 8] [--rounds 7]`.
 Goals: hmpush reaches at least 80 % of the practical limit and at least 5x the docs-style loop.
 Figures are medians over the rounds; the senders take turns within each round.
 """
@@ -42,14 +44,20 @@ _SINK_ANSWER = b'{"code":"80000000","msg":"Success","requestId":"1"}'
 _BATCH = 1000
 
 
+# Seconds the sink waits before answering (0: at once); set per scenario by the parent process.
+_SINK_DELAY = float(os.environ.get("HMPUSH_BENCH_SINK_DELAY_MS", "0")) / 1000
+
+
 async def sink_app(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
-    """The bare sink: read the whole body, answer success at once."""
+    """The bare sink: read the whole body, answer success (at once unless a delay is set)."""
     if scope["type"] != "http":
         return
     more = True
     while more:
         message = await receive()
         more = message.get("more_body", False)
+    if _SINK_DELAY:
+        await asyncio.sleep(_SINK_DELAY)
     await send(
         {
             "type": "http.response.start",
@@ -67,7 +75,7 @@ def _free_port() -> int:
         return port
 
 
-def _start_sink(port: int, tls: tuple[Path, Path] | None) -> subprocess.Popen[bytes]:
+def _start_sink(port: int, tls: tuple[Path, Path] | None, delay_ms: int) -> subprocess.Popen[bytes]:
     granian = Path(sys.executable).parent / "granian"
     command = [
         str(granian),
@@ -83,7 +91,10 @@ def _start_sink(port: int, tls: tuple[Path, Path] | None) -> subprocess.Popen[by
         certificate, key = tls
         command += ["--ssl-certificate", str(certificate), "--ssl-keyfile", str(key)]
     command.append("client:sink_app")
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    environment = {**os.environ, "HMPUSH_BENCH_SINK_DELAY_MS": str(delay_ms)}
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -177,6 +188,27 @@ async def _run_hmpush(sink: _Sink, account: Any, tokens: list[str], concurrency:
     return len(tokens) / elapsed
 
 
+def _run_hmpush_sync(sink: _Sink, account: Any, tokens: list[str], concurrency: int) -> float:
+    from hmpush import PushClient
+    from hmpush.auth import JwtSigner
+
+    signer = JwtSigner(account)
+    signer.token()
+    with PushClient(
+        signer,
+        endpoint=sink.base_url,
+        max_concurrency=concurrency,
+        ssl_context=sink.ssl_context,
+    ) as client:
+        client.send(_message(), tokens[:_BATCH])  # warm the pool
+        started = time.perf_counter()
+        result = client.send(_message(), tokens)
+        elapsed = time.perf_counter() - started
+    if result.accepted_count != len(tokens):
+        raise RuntimeError(f"PushClient: only {result.accepted_count} of {len(tokens)} accepted")
+    return len(tokens) / elapsed
+
+
 async def _run_raw_httpx(sink: _Sink, account: Any, tokens: list[str], concurrency: int) -> float:
     import httpx2
 
@@ -252,10 +284,12 @@ def _message() -> Any:
 
 def _measure(sink: _Sink, account: Any, tokens: list[str], options: Any) -> dict[str, float]:
     """Median tokens/s of each sender over the rounds (senders take turns within a round)."""
-    runs: dict[str, list[float]] = {"hmpush": [], "raw": [], "requests": []}
+    runs: dict[str, list[float]] = {"hmpush": [], "sync": [], "raw": [], "requests": []}
+    concurrency = options.concurrency
     for _ in range(options.rounds):
-        runs["raw"].append(asyncio.run(_run_raw_httpx(sink, account, tokens, options.concurrency)))
-        runs["hmpush"].append(asyncio.run(_run_hmpush(sink, account, tokens, options.concurrency)))
+        runs["raw"].append(asyncio.run(_run_raw_httpx(sink, account, tokens, concurrency)))
+        runs["hmpush"].append(asyncio.run(_run_hmpush(sink, account, tokens, concurrency)))
+        runs["sync"].append(_run_hmpush_sync(sink, account, tokens, concurrency))
         runs["requests"].append(_run_requests(sink, account, tokens[: options.requests_tokens]))
     return {name: statistics.median(figures) for name, figures in runs.items()}
 
@@ -263,6 +297,7 @@ def _measure(sink: _Sink, account: Any, tokens: list[str], options: Any) -> dict
 def _report(scheme: str, figures: dict[str, float]) -> None:
     print(f"\n{scheme}:")
     print(f"  hmpush AsyncPushClient.send     {figures['hmpush']:>10,.0f} tokens/s")
+    print(f"  hmpush PushClient.send (sync)   {figures['sync']:>10,.0f} tokens/s")
     print(f"  hand-written httpx2 loop (a)    {figures['raw']:>10,.0f} tokens/s")
     print(f"  sequential requests loop (b)    {figures['requests']:>10,.0f} tokens/s")
     print(f"  hmpush / (a) = {figures['hmpush'] / figures['raw']:.0%} (goal >= 80%)")
@@ -270,13 +305,18 @@ def _report(scheme: str, figures: dict[str, float]) -> None:
 
 
 def main() -> None:
-    """Run the three senders against one sink over HTTP and HTTPS and print tokens/s."""
+    """Run the senders against a sink in each scenario and print tokens/s."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=200_000)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--requests-tokens", type=int, default=50_000)
-    parser.add_argument("--scheme", choices=["http", "https", "both"], default="both")
+    parser.add_argument(
+        "--scenarios",
+        default="http,https,https:20",
+        help="comma-separated scheme[:server delay in ms]; the delay stands for the round trip "
+        "to a distant server",
+    )
     options = parser.parse_args()
 
     from hmpush.auth import generate_service_account
@@ -288,15 +328,17 @@ def main() -> None:
         f"{options.tokens} tokens (requests loop: {options.requests_tokens}), 1000 per request, "
         f"concurrency {options.concurrency}, median of {options.rounds} rounds"
     )
-    schemes = ["http", "https"] if options.scheme == "both" else [options.scheme]
     with tempfile.TemporaryDirectory() as scratch:
-        for scheme in schemes:
+        for scenario in options.scenarios.split(","):
+            scheme, _, delay = scenario.partition(":")
+            delay_ms = int(delay or 0)
             tls = _self_signed_certificate(Path(scratch)) if scheme == "https" else None
             port = _free_port()
-            process = _start_sink(port, tls)
+            process = _start_sink(port, tls, delay_ms)
             try:
                 sink = _Sink(f"{scheme}://127.0.0.1:{port}", tls[0] if tls else None)
-                _report(scheme.upper(), _measure(sink, account, tokens, options))
+                title = scheme.upper() + (f", sink answers after {delay_ms} ms" if delay_ms else "")
+                _report(title, _measure(sink, account, tokens, options))
             finally:
                 process.terminate()
                 process.wait(timeout=10)
