@@ -209,6 +209,16 @@ async def test_other_methods_and_paths_are_not_receipts(store: ReceiptStore) -> 
         assert (await client.post("/huawei/receipts", content=GOOD.to_json())).status_code == 200
 
 
+async def test_an_unavailable_store_answers_503_so_the_sender_retries() -> None:
+    store = ReceiptStore()
+    app = create_receiver_app(store)
+    store.close()
+    async with _client(app) as client:
+        response = await client.post("/", content=GOOD.to_json())
+    assert response.status_code == 503
+    assert response.json()["code"] == "store_unavailable"
+
+
 async def test_sync_and_async_callbacks_receive_each_stored_batch(store: ReceiptStore) -> None:
     seen_sync: list[tuple[ReceiptBatch, str]] = []
     seen_async: list[ReceiptBatch] = []

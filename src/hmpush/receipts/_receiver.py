@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -66,7 +67,8 @@ def create_receiver_app(
 
     With `user_name` and `secret`, every callback must carry a valid, fresh, unused
     `X-HUAWEI-CALLBACK-ID` header (else 401); a body that is not a V2 batch gets 400. Refused
-    callbacks store nothing; an accepted batch is stored whole, then `callbacks` run.
+    callbacks store nothing; an accepted batch is stored whole, then `callbacks` run. When the
+    store fails the answer is 503, so that the sender retries.
     """
     if window_ms < 1:
         raise ValueError("window_ms must be at least 1")
@@ -100,6 +102,10 @@ def create_receiver_app(
         except CallbackAuthError as error:  # a replay caught by the store
             logger.warning("receipt callback refused (%s): %s", error.reason, error)
             return _refuse(401, error.reason, str(error))
+        except sqlite3.Error as error:
+            # Not stored, so not acknowledged: a 503 makes the sender try again later.
+            logger.error("could not store receipts: %s", error)
+            return _refuse(503, "store_unavailable", "the receipt store cannot take receipts now")
         logger.info("stored %d new of %d receipts", stored, len(batch.statuses))
         await _run_callbacks(receipt_callbacks, batch)
         return JSONResponse(SUCCESS_REPLY)
