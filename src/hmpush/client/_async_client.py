@@ -137,7 +137,15 @@ class AsyncPushClient:
         collapse_key: int | None = None,
         background_mode: int | None = None,
     ) -> SendResult:
-        """Validate `message` locally, send it to every token in batches and merge the results."""
+        """Validate `message` locally, send it to every token in batches and merge the results.
+
+        Batches hold up to `max_tokens_per_request` tokens (1000; 10 for test messages; 1 for
+        widget refreshes) and go out concurrently. Tokens are sent as given: a token listed twice
+        is sent twice. Per-token refusals (`80100000`, `80300007`) are in the result. A refusal
+        of a whole request stops the call: if nothing was accepted it is raised (a `PushError`
+        family, or `TransportError`); otherwise the result lists it in `failed_batches` and the
+        batches never tried in `not_sent`.
+        """
         prepared = prepare(
             message,
             _push_options(test_message, ttl, bi_tag, receipt_id, collapse_key, background_mode),

@@ -54,7 +54,11 @@ class TokenOutcome:
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """The answer to one HTTP request: accepted tokens and refused tokens with their reasons."""
+    """The answer to one HTTP request: accepted tokens and refused tokens with their reasons.
+
+    `attempts` counts the tries the retry policy made (a resend right after re-signing an
+    expired JWT belongs to the same try).
+    """
 
     request_id: str
     code: str
