@@ -92,6 +92,14 @@ class TestBodyForms:
         assert caught.value.code == "80100001"
         assert text in caught.value.message
 
+    def test_text_with_lone_surrogates(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            validate_request(0, '{"payload": "\ud800"}')
+        assert caught.value.message.endswith("body is not valid UTF-8 text")
+        with pytest.raises(ValidationError) as caught:
+            validate_request(0, {"payload": {"notification": {"title": "\ud800"}}})
+        assert "body is not JSON data" in caught.value.message
+
     def test_mapping_that_is_not_json_data(self) -> None:
         with pytest.raises(ValidationError) as caught:
             validate_request(0, {"payload": object()})

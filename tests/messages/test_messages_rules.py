@@ -863,7 +863,15 @@ REFUSED: list[tuple[str, int, Builder, Changes, str, str]] = [
         form_update,
         [("payload.formData.big", 2**53)],
         PAYLOAD,
-        "payload.formData.big numeric values must be at most 9007199254740991",
+        "payload.formData.big numeric values must range from -9007199254740991 to 9007199254740991",
+    ),
+    (
+        "formData-minus-2^53",
+        1,
+        form_update,
+        [("payload.formData.big", -(2**53))],
+        PAYLOAD,
+        "payload.formData.big numeric values must range from",
     ),
     # background and VoIP
     (

@@ -30,6 +30,7 @@ MAX_SAFE_INTEGER = 2**53 - 1
 
 def _check_form_data(data: dict[str, Any]) -> dict[str, Any]:
     # Only the top-level values are bound to widget variables, so the rules apply to them (I).
+    # "numeric values <= 2^53-1" is JavaScript's safe-integer limit; it is applied to both signs.
     for key, value in data.items():
         if key.startswith(FORBIDDEN_FORM_DATA_KEY_PREFIX):
             raise rule_error(f"keys must not start with {FORBIDDEN_FORM_DATA_KEY_PREFIX}", key)
@@ -37,7 +38,9 @@ def _check_form_data(data: dict[str, Any]) -> dict[str, Any]:
             raise rule_error("values must not be null", key)
         is_number = isinstance(value, int | float) and not isinstance(value, bool)
         if is_number and abs(value) > MAX_SAFE_INTEGER:
-            raise rule_error(f"numeric values must be at most {MAX_SAFE_INTEGER}", key)
+            raise rule_error(
+                f"numeric values must range from -{MAX_SAFE_INTEGER} to {MAX_SAFE_INTEGER}", key
+            )
     return data
 
 

@@ -194,9 +194,14 @@ class ValidatedRequest:
 
 def _body_bytes(
     body: bytes | bytearray | memoryview | str | Mapping[str, Any] | Any,
-) -> bytes | str:
-    if isinstance(body, bytes | str):
+) -> bytes:
+    if isinstance(body, bytes):
         return body
+    if isinstance(body, str):
+        try:
+            return body.encode()
+        except UnicodeEncodeError:
+            raise _parameter_error("body", "is not valid UTF-8 text") from None
     if isinstance(body, bytearray | memoryview):
         return bytes(body)
     try:
@@ -210,7 +215,7 @@ def _body_bytes(
         raise _parameter_error("body", f"is not JSON data ({error})") from None
 
 
-def _parse(push_type: PushType, raw: bytes | str) -> _Request[Any]:
+def _parse(push_type: PushType, raw: bytes) -> _Request[Any]:
     try:
         return _REQUEST_MODELS[push_type].model_validate_json(raw)
     except PydanticValidationError as error:
