@@ -433,6 +433,7 @@ class Campaign:
         self._files.reconcile(self.state)
         self._load_counts()
         started = time.perf_counter()
+        self.state.add_to_campaign(runs=1)
         try:
             self._report_progress()
             await self._settle(include_unknown=self.in_flight != "report")
@@ -445,7 +446,6 @@ class Campaign:
             self.state.add_to_campaign(
                 sending_seconds=time.perf_counter() - started,
                 flow_control_responses=self._flow_control,
-                runs=1,
             )
             self._flow_control = 0
             self.summary = self._finish()
@@ -638,6 +638,7 @@ class Campaign:
         ids = [int(row["id"]) for row in rows]
         if self.in_flight == "resend":
             self.state.set_state(ids, BatchState.PLANNED)
+            self.state.add_to_campaign(lost_answers_resent=len(ids))
             logger.warning("%d batches of unknown outcome will be sent again", len(ids))
             self._load_counts()
             return True
@@ -673,6 +674,10 @@ class Campaign:
             else:
                 unknown.append(batch.batch_id)
         self.state.set_state(back_to_planned, BatchState.PLANNED)
+        self.state.add_to_campaign(
+            lost_answers_recorded=len(batches) - len(back_to_planned) - len(unknown),
+            lost_answers_resent=len(back_to_planned),
+        )
         self._mark_unknown(unknown)
         self._load_counts()
         return bool(back_to_planned)
@@ -680,6 +685,7 @@ class Campaign:
     def _mark_unknown(self, ids: list[int]) -> None:
         if ids:
             self.state.set_state(ids, BatchState.UNKNOWN)
+            self.state.add_to_campaign(lost_answers_unknown=len(ids))
             logger.warning("%d batches have an unknown outcome (see unknown-tokens.txt)", len(ids))
             self._load_counts()
 

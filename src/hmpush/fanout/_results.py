@@ -195,6 +195,11 @@ def build_summary(state: CampaignState, extra: dict[str, Any]) -> dict[str, Any]
             "runs": campaign["runs"],
         },
         "flowControlResponses": campaign["flow_control_responses"],
+        "lostAnswers": {
+            "settledFromServerRecord": campaign["lost_answers_recorded"],
+            "sentAgain": campaign["lost_answers_resent"],
+            "reportedUnknown": campaign["lost_answers_unknown"],
+        },
         **extra,
     }
 

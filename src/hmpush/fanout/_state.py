@@ -57,6 +57,10 @@ campaign_table = sa.Table(
     sa.Column("sending_seconds", sa.Float, nullable=False, default=0.0),
     sa.Column("runs", sa.Integer, nullable=False, default=0),
     sa.Column("flow_control_responses", sa.BigInteger, nullable=False, default=0),
+    # Batches found IN_FLIGHT (answer lost) and how they were settled, over all runs.
+    sa.Column("lost_answers_recorded", sa.BigInteger, nullable=False, default=0),
+    sa.Column("lost_answers_resent", sa.BigInteger, nullable=False, default=0),
+    sa.Column("lost_answers_unknown", sa.BigInteger, nullable=False, default=0),
     sa.Column("finished_at_ms", sa.BigInteger),
 )
 

@@ -1,0 +1,173 @@
+"""Resuming a campaign: lost answers settled by policy, torn result files, a real `kill -9`."""
+
+from __future__ import annotations
+
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from campaign_helpers import notification_message, outcomes, summary, write_lines
+
+from hmpush.auth import write_service_account
+from hmpush.client import AsyncPushClient
+from hmpush.fanout import Campaign, EmulatorRequestLog, InFlightPolicy
+from hmpush.testing import EmulatorHandle
+
+IN_FLIGHT = 1
+
+
+def _client(emulator: EmulatorHandle) -> AsyncPushClient:
+    return AsyncPushClient(
+        emulator.service_account,
+        endpoint=emulator.base_url,
+        transport=emulator.transport,
+        retry=Campaign.client_retry_policy(),
+    )
+
+
+def _log(emulator: EmulatorHandle) -> EmulatorRequestLog:
+    return EmulatorRequestLog(emulator.base_url, emulator.project_id, transport=emulator.transport)
+
+
+def _forget_last_batch(out: Path) -> int:
+    """Make the state look as if the process died after the server accepted the last batch
+    (and its lines reached the file) but before the DONE commit: the batch is IN_FLIGHT and
+    the recorded file length stops before its lines."""
+    lines = (out / "outcomes.jsonl").read_bytes().splitlines(keepends=True)
+    last_batch = orjson.loads(lines[-1])["batch"]
+    kept = sum(len(line) for line in lines if orjson.loads(line)["batch"] != last_batch)
+    with sqlite3.connect(out / "campaign.sqlite") as db:
+        db.execute("UPDATE batches SET state = ? WHERE id = ?", (IN_FLIGHT, last_batch))
+        db.execute("UPDATE campaign SET outcomes_bytes = ?", (kept,))
+    return int(last_batch)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("policy", ["emulator", "report", "resend"])
+async def test_answer_lost_after_the_server_accepted_is_settled_by_the_policy(
+    hmpush_emulator: EmulatorHandle, tmp_path: Path, policy: str
+) -> None:
+    tokens = hmpush_emulator.create_devices(2500)
+    tokens_file = write_lines(tmp_path / "tokens.txt", tokens)
+    out = tmp_path / "out"
+    async with _client(hmpush_emulator) as client:
+        await Campaign(client, notification_message(), tokens_file, out).run()
+        lost = _forget_last_batch(out)
+        in_flight: InFlightPolicy = _log(hmpush_emulator) if policy == "emulator" else policy  # type: ignore[assignment]
+        await Campaign(client, notification_message(), tokens_file, out, in_flight=in_flight).run()
+
+    requests = hmpush_emulator.requests()
+    lines = outcomes(out)
+    data = summary(out)
+    lost_tokens = [line["token"] for line in lines if line["batch"] == lost]
+    if policy == "emulator":
+        # The server's log says the batch was accepted: recorded, never sent again.
+        assert len(requests) == 3
+        assert sorted(line["token"] for line in lines) == sorted(tokens)
+        assert data["complete"] and data["outcomes"]["accepted"] == 2500
+        assert {r["requestId"] for r in requests} == set(data["requestIds"])
+    elif policy == "report":
+        # Not sent again, not lost: listed as unknown.
+        assert len(requests) == 3
+        unknown = (out / "unknown-tokens.txt").read_text().split()
+        assert len(unknown) in (500, 1000) and not set(unknown) & {line["token"] for line in lines}
+        assert sorted([*unknown, *(line["token"] for line in lines)]) == sorted(tokens)
+        assert data["outcomes"]["unknown"] == len(unknown) and not data["complete"]
+    else:
+        # At-least-once: sent again, so its devices receive the message twice.
+        assert len(requests) == 4
+        assert sorted(line["token"] for line in lines) == sorted(tokens)
+        assert len(hmpush_emulator.inbox(lost_tokens[0])) == 2
+
+
+@pytest.mark.anyio
+async def test_result_files_are_cut_back_or_rebuilt_to_match_the_state(
+    hmpush_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    tokens = hmpush_emulator.create_devices(1500)
+    tokens_file = write_lines(tmp_path / "tokens.txt", tokens)
+    out = tmp_path / "out"
+    async with _client(hmpush_emulator) as client:
+        await Campaign(client, notification_message(), tokens_file, out).run()
+        expected = sorted(outcomes(out), key=lambda line: line["token"])
+        with open(out / "outcomes.jsonl", "ab") as torn:
+            torn.write(b'{"token":"half a li')
+        await Campaign(client, notification_message(), tokens_file, out).run()
+        assert sorted(outcomes(out), key=lambda line: line["token"]) == expected
+        (out / "outcomes.jsonl").write_bytes(b"")  # shorter than recorded: rebuilt
+        await Campaign(client, notification_message(), tokens_file, out).run()
+        assert sorted(outcomes(out), key=lambda line: line["token"]) == expected
+    assert len(hmpush_emulator.requests()) == 2  # resuming a finished campaign sends nothing
+
+
+def _campaign_command(server: EmulatorHandle, key: Path, tokens: Path, out: Path) -> list[str]:
+    program = "import sys; from hmpush.cli import main; sys.argv[0] = 'hmpush'; main()"
+    return [
+        sys.executable, "-c", program, "campaign",
+        "--key", str(key), "--endpoint", server.base_url, "--message", str(key.parent / "m.json"),
+        "--tokens", str(tokens), "--out", str(out), "--rate", "100000", "--concurrency", "2",
+        "--in-flight", "emulator", "--no-progress",
+    ]  # fmt: skip
+
+
+def _kill_when_some_batches_are_done(command: list[str], out: Path, delay: float) -> int:
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    results = out / "outcomes.jsonl"
+    before = results.stat().st_size if results.exists() else 0
+    while time.monotonic() < deadline and process.poll() is None:
+        if results.exists() and results.stat().st_size > before:
+            break  # this run has recorded at least one batch
+        time.sleep(0.01)
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    return process.returncode
+
+
+@pytest.mark.slow
+def test_kill_9_mid_campaign_then_rerun_delivers_every_token_exactly_once(
+    hmpush_emulator_server: EmulatorHandle, tmp_path: Path
+) -> None:
+    server = hmpush_emulator_server
+    key = tmp_path / "key.json"
+    write_service_account(server.service_account, key)
+    message = {"pushType": 0, "payload": notification_message().payload.model_dump(by_alias=True)}
+    (tmp_path / "m.json").write_bytes(orjson.dumps(message))
+    tokens = server.create_devices(12_000)
+    # Every request spends 300 ms on the wire before the server handles it, so a kill almost
+    # always finds batches in flight whose fate the next run must learn from the server.
+    server.add_fault(latency_ms=300)
+    tokens_file = write_lines(tmp_path / "tokens.txt", tokens)
+    out = tmp_path / "out"
+    command = _campaign_command(server, key, tokens_file, out)
+    chance = random.Random(20261129)
+
+    killed = [_kill_when_some_batches_are_done(command, out, chance.uniform(0.0, 0.4))]
+    killed.append(_kill_when_some_batches_are_done(command, out, chance.uniform(0.0, 0.5)))
+    finished = subprocess.run(command, capture_output=True, timeout=120)
+
+    assert killed == [-signal.SIGKILL] * 2
+    assert finished.returncode == 0, finished.stderr.decode()
+    requests = server.requests()
+    # Each batch has its own biTag: one accepted request per batch, 12 x 1000 tokens in all.
+    assert len(requests) == 12
+    assert len({request["biTag"] for request in requests}) == 12
+    assert sum(request["success"] for request in requests) == 12_000
+    lines = outcomes(out)
+    assert sorted(line["token"] for line in lines) == sorted(tokens)
+    assert {line["requestId"] for line in lines} == {request["requestId"] for request in requests}
+    for token in tokens[::250]:
+        assert len(server.inbox(token)) == 1
+    data = summary(out)
+    assert data["complete"] and data["outcomes"]["accepted"] == 12_000
+    assert data["durations"]["runs"] == 3
+    lost = data["lostAnswers"]
+    assert lost["reportedUnknown"] == 0
+    assert lost["settledFromServerRecord"] + lost["sentAgain"] >= 1
