@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
+import gc
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -67,14 +67,23 @@ def test_threads_share_one_sync_client_and_one_jwt(hmpush_emulator_server: Emula
 def test_closed_sync_client_refuses_work_and_stops_its_thread(
     hmpush_emulator_server: EmulatorHandle,
 ) -> None:
-    before = threading.active_count()
     client = PushClient(hmpush_emulator_server.service_account)
-    assert threading.active_count() == before + 1
+    loop_thread = client._runner.thread
+    assert loop_thread.is_alive()
     client.close()
     client.close()  # idempotent
-    assert threading.active_count() == before
+    assert not loop_thread.is_alive()
     with pytest.raises(RuntimeError, match="closed"):
         client.send(notification(), ["MAMzLgEAAAAtoken"])
+
+
+def test_dropped_sync_client_stops_its_thread(hmpush_emulator_server: EmulatorHandle) -> None:
+    client = PushClient(hmpush_emulator_server.service_account)
+    loop_thread = client._runner.thread
+    del client
+    gc.collect()
+    loop_thread.join(timeout=10)
+    assert not loop_thread.is_alive()
 
 
 def test_sync_client_can_be_called_from_async_code(hmpush_emulator_server: EmulatorHandle) -> None:

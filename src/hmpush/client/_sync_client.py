@@ -61,6 +61,8 @@ class _LoopThread:
         if self.loop.is_closed():
             return
         self.loop.call_soon_threadsafe(self.loop.stop)
+        if threading.current_thread() is self.thread:
+            return  # collected on its own thread: the loop stops when this callback returns
         self.thread.join()
         self.loop.close()
 
