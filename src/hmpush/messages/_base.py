@@ -141,16 +141,15 @@ def int_enum(enum: type[E]) -> BeforeValidator:
     pydantic's lax enum parsing would take `"1"`, `true` or `1.0`; the wire format does not.
     """
     allowed = ", ".join(str(member.value) for member in enum)
+    members: dict[int, E] = {member.value: member for member in enum}
 
     def check(value: Any) -> Any:
-        if isinstance(value, enum):
-            return value
-        if type(value) is not int:
-            raise rule_error("must be an integer")
-        try:
-            return enum(value)
-        except ValueError:
-            raise rule_error(f"must be one of {allowed}") from None
+        if type(value) is int or isinstance(value, enum):
+            member = members.get(value)
+            if member is None:
+                raise rule_error(f"must be one of {allowed}")
+            return member
+        raise rule_error("must be an integer")
 
     return BeforeValidator(check)
 

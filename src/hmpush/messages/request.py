@@ -111,9 +111,15 @@ def max_tokens_per_request(push_type: PushType, *, test_message: bool = False) -
     return MAX_TEST_TOKENS if test_message else MAX_TOKENS
 
 
+_PUSH_TYPES_BY_TEXT = {str(int(kind)): kind for kind in PushType}
+_ALLOWED_PUSH_TYPES = ", ".join(_PUSH_TYPES_BY_TEXT)
+
+
 def parse_push_type(value: int | str | None) -> PushType:
     """The `push-type` header as a PushType; anything else is refused with 80100001."""
-    allowed = ", ".join(str(int(kind)) for kind in PushType)
+    known = _PUSH_TYPES_BY_TEXT.get(value) if isinstance(value, str) else None
+    if known is not None:
+        return known
     if value is None or (isinstance(value, str) and not value.strip()):
         raise _parameter_error("push-type", "is required")
     number: int | None = None
@@ -122,7 +128,7 @@ def parse_push_type(value: int | str | None) -> PushType:
     elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         number = int(value.strip())
     if number is None or number not in PushType._value2member_map_:
-        raise _parameter_error("push-type", f"must be one of {allowed}")
+        raise _parameter_error("push-type", f"must be one of {_ALLOWED_PUSH_TYPES}")
     return PushType(number)
 
 
