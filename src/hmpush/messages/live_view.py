@@ -446,12 +446,8 @@ class LiveViewPayload(WireModel):
 
     def _creation_rules(self) -> None:
         layouts = CREATION_LAYOUTS.get(self.event)
-        require(
-            layouts is not None,
-            "may be created by REST only for FLIGHT, TAXI and TRAIN",
-            "event",
-        )
-        assert layouts is not None
+        if layouts is None:
+            raise rule_error("may be created by REST only for FLIGHT, TAXI and TRAIN", "event")
         require(bool(self.status), "is required when creating a live view", "status")
         data = self.activity_data.notification_data
         path = "activityData.notificationData"
@@ -485,9 +481,8 @@ class LiveViewPayload(WireModel):
             f"{path}.keywords",
         )
         extra = sorted(set(keywords) - {keyword})
-        require(
-            not extra, f"may hold only {keyword}", f"{path}.keywords.{extra[0] if extra else ''}"
-        )
+        if extra:
+            raise rule_error(f"may hold only {keyword}", f"{path}.keywords.{extra[0]}")
         placeholder = "{{" + keyword + "}}"
         require(
             any(placeholder in text for text in texts),
@@ -504,8 +499,8 @@ def _check_creation_content(data: NotificationData, path: str) -> None:
     require(bool(data.content_text), "is required and non-empty at creation", f"{path}.contentText")
     if data.type == LayoutType.PROGRESS:
         progress = data.rich_progress
-        require(progress is not None, "is required for type 3", f"{path}.richProgress")
-        assert progress is not None
+        if progress is None:
+            raise rule_error("is required for type 3", f"{path}.richProgress")
         require(
             bool(progress.node_icons),
             "is required at creation",
@@ -544,8 +539,8 @@ def _check_creation_content(data: NotificationData, path: str) -> None:
                 f"{path}.spaceIcon",
             )
     elif data.type == LayoutType.SCORE:
-        require(data.game is not None, "is required for type 7", f"{path}.game")
-        assert data.game is not None
+        if data.game is None:
+            raise rule_error("is required for type 7", f"{path}.game")
         _check_game_creation(data.game, f"{path}.game")
 
 
