@@ -328,3 +328,38 @@ def test_live_view_rules_apply_per_device_in_one_request(bench: Bench) -> None:
     bench.send(7, taxi(0, version=1), [with_view])
     request_id = bench.send(7, taxi(1, version=2), [fresh, with_view], T0 + 1)
     assert bench.results(request_id) == {fresh: R.LIVE_VIEW_NOT_EXIST, with_view: R.DELIVERED}
+
+
+def test_a_refresh_for_a_form_id_beyond_device_ids_is_151_without_a_receipt(bench: Bench) -> None:
+    token = _with_form(bench)
+    request_id = bench.send(1, widget(2**31, 1), [token])
+    assert bench.result(request_id, token) is None  # formStatus.formId cannot carry it
+    assert bench.inbox(token) == []
+
+
+def test_test_requests_count_against_the_quota_even_when_no_device_can_take_them(
+    bench: Bench,
+) -> None:
+    gone, ok = bench.devices(2)
+    bench.patch(gone, installed=False)
+    bench.execute("INSERT INTO project_delivery_settings VALUES (?, 1)", bench.project_id)
+    first = bench.send(0, notification(), [gone], testMessage=True)
+    second = bench.send(0, notification(), [ok], T0 + 1, testMessage=True)
+    assert bench.result(first, gone) == R.APP_UNINSTALLED
+    assert bench.result(second, ok) == R.SCENARIO_FREQUENCY_LIMIT
+
+
+def test_inbox_reads_the_same_before_and_after_background_indexing(bench: Bench) -> None:
+    from hmpush.emulator.delivery_engine import index_inbox
+
+    tokens = bench.devices(3)
+    for i in range(5):
+        bench.send(0, notification(title=f"m{i}"), tokens, T0 + i)
+    before = [bench.inbox(token) for token in tokens]
+    with bench.store.transaction() as conn:
+        assert index_inbox(conn, max_rows=4) == 3  # whole messages, at most max_rows rows
+        assert index_inbox(conn, max_rows=1) == 3  # the oldest message alone is larger
+        assert index_inbox(conn) == 9
+        assert index_inbox(conn) == 0
+    assert [bench.inbox(token) for token in tokens] == before
+    assert [e["payload"]["notification"]["title"] for e in before[0]] == [f"m{i}" for i in range(5)]

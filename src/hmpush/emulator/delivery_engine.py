@@ -9,6 +9,7 @@ queued as a receipt when a receipt configuration applies.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -76,6 +77,7 @@ CREATE TABLE IF NOT EXISTS inbox (
 
 _TEST_COUNTER = "test_requests"
 BACKGROUND_INTERVAL_SECONDS = 0.2
+_ROUNDS_BETWEEN_COUNTER_CLEANUPS = 3000  # about ten minutes
 
 
 def deliver(
@@ -88,7 +90,7 @@ def deliver(
     with_receipts = receipt_sender.has_configs(conn, facts.project_id)
     outcomes: list[Outcome] = []
     travelling = _standing_refusals(facts, devices, states, now_ms, outcomes)
-    if facts.test_message and travelling and _test_quota_spent(conn, facts, now_ms):
+    if facts.test_message and _test_quota_spent(conn, facts, now_ms):
         # §3.2 / §13: beyond the project's daily test quota every token gets 256.
         outcomes += [
             Outcome(facts, d, ReceiptResult.SCENARIO_FREQUENCY_LIMIT, now_ms) for d in travelling
@@ -180,11 +182,17 @@ def bring_online(conn: sqlite3.Connection, device_id: int, now_ms: int) -> dict[
 
 
 def index_inbox(conn: sqlite3.Connection, max_rows: int = 50_000) -> int:
-    """Move up to about `max_rows` logged inbox rows (whole messages) into per-device order."""
+    """Move logged inbox rows into per-device order: whole messages, at most `max_rows` rows
+    (or the oldest message alone if it is larger)."""
     boundary = conn.execute(
         "SELECT msg_id FROM inbox_log ORDER BY msg_id LIMIT 1 OFFSET ?", (max_rows,)
     ).fetchone()
-    where, params = ("WHERE msg_id < ?", (boundary[0],)) if boundary else ("", ())
+    params: tuple[int, ...] = ()
+    if boundary is None:
+        where = ""
+    else:
+        oldest = conn.execute("SELECT min(msg_id) FROM inbox_log").fetchone()[0]
+        where, params = "WHERE msg_id < ?", (max(boundary[0], oldest + 1),)
     moved = conn.execute(
         "INSERT OR IGNORE INTO inbox (device_id, msg_id, late_ms, category)"
         f" SELECT device_id, msg_id, late_ms, category FROM inbox_log {where}"
@@ -237,10 +245,9 @@ def clock_ms(emulator: Any) -> int:
 
 
 def expire_offline(conn: sqlite3.Connection, now_ms: int) -> int:
-    """Drop held messages whose ttl ran out (receipt 15) and old quota counters."""
+    """Drop held messages whose ttl ran out (receipt 15)."""
     outcomes = offline_cache.expire(conn, now_ms)
     receipt_sender.queue_receipts(conn, outcomes, now_ms)
-    quotas.forget_old_counters(conn, now_ms)
     return len(outcomes)
 
 
@@ -269,8 +276,11 @@ async def run_background(emulator: Any) -> None:
     with emulator.store.transaction() as conn:
         receipt_sender.release_claims(conn)
     async with httpx2.AsyncClient() as client:
-        while True:
+        for round_number in itertools.count():
             try:
+                if round_number % _ROUNDS_BETWEEN_COUNTER_CLEANUPS == 0:
+                    with emulator.store.transaction() as conn:
+                        quotas.forget_old_counters(conn, clock_ms(emulator))
                 await tick(emulator, client)
             except Exception:  # one bad round must not stop receipts for the server's lifetime
                 logger.exception("delivery background round failed; retrying")

@@ -12,6 +12,7 @@ exponential back-off while the receiver is down, and after `max_attempts` marks 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import sqlite3
@@ -78,6 +79,7 @@ CREATE TABLE IF NOT EXISTS receipt_dispatch_settings (
 """
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+MAX_FORM_ID = 2**31 - 1  # §11.2 formStatus.formId
 OUTBOX_STATES = (PENDING, SENDING, SENT, FAILED)
 SecretFormat = Literal["base64", "utf8"]
 
@@ -249,8 +251,14 @@ def queue_receipts(conn: sqlite3.Connection, outcomes: Sequence[Outcome], now_ms
         if key not in chosen:
             chosen[key] = choose_config(configs, *key)
         config = chosen[key]
-        if config is not None:
-            by_config[config.receipt_id].append(status_json(outcome))
+        if config is None:
+            continue
+        if outcome.facts.push_type == FORM_UPDATE and (outcome.facts.form_id or 0) > MAX_FORM_ID:
+            # The V2 format caps formId at 2^31-1 (device ids never exceed it), so a refresh
+            # for a larger id (result 151) has no receipt that a receiver could accept.
+            logger.warning("no receipt for widget refresh of formId %s", outcome.facts.form_id)
+            continue
+        by_config[config.receipt_id].append(status_json(outcome))
     rows = [
         (receipt_id, orjson.dumps(chunk), len(chunk), now_ms)
         for receipt_id, statuses in by_config.items()
@@ -364,12 +372,21 @@ async def dispatch_due(
         configs = _configs_by_id(conn, {row[1] for row in rows})
         settings = dispatch_settings(conn)
     report = DispatchReport()
-    try:
-        for callback in _callbacks(rows):
+    by_receiver: dict[str, list[_Callback]] = defaultdict(list)
+    for callback in _callbacks(rows):
+        by_receiver[callback.receipt_id].append(callback)
+
+    async def post_in_order(callbacks: list[_Callback]) -> None:
+        for callback in callbacks:
             error = await _post(client, configs.get(callback.receipt_id), callback, settings)
             with store.transaction() as conn:
                 _record(conn, callback, error, settings, now_ms, report)
-    finally:  # a cancelled round leaves what it had not recorded for the next one
+            if error is not None:
+                return  # this receiver is down: the rest waits for a later round
+
+    try:  # receivers are independent: one that hangs must not hold up the others
+        await asyncio.gather(*(post_in_order(group) for group in by_receiver.values()))
+    finally:  # rows not recorded (receiver down, or round cancelled) go back to the queue
         with store.transaction() as conn:
             release_claims(conn, [row[0] for row in rows])
     return report
