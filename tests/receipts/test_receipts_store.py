@@ -133,3 +133,15 @@ def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
         ReceiptStore(not_a_database)
     with pytest.raises(ReceiptStoreError):
         ReceiptStore(tmp_path / "missing-folder" / "receipts.db")
+
+
+def test_the_running_nonce_count_matches_the_table(tmp_path: Path) -> None:
+    with ReceiptStore(tmp_path / "receipts.db", max_nonces=50) as store:
+        for number in range(200):
+            now = NOW + number * 10
+            store.remember(f"nonce-{number:04d}", now, now_ms=now, window_ms=1000)
+            (rows,) = store._conn.execute("SELECT COUNT(*) FROM callback_nonces").fetchone()
+            (counted,) = store._conn.execute(
+                "SELECT value FROM receiver_state WHERE name = 'nonce_count'"
+            ).fetchone()
+            assert counted == rows <= 50

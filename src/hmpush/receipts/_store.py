@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS callback_nonces (
     timestamp_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS callback_nonces_by_age ON callback_nonces (timestamp_ms);
--- nonce_floor_ms: callbacks not newer than this are refused (see MemoryNonceCache).
+-- nonce_floor_ms: callbacks not newer than this are refused (see MemoryNonceCache);
+-- nonce_count: rows in callback_nonces.
 CREATE TABLE IF NOT EXISTS receiver_state (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -210,11 +211,10 @@ class ReceiptStore:
         self, conn: sqlite3.Connection, nonce: str, timestamp_ms: int, now_ms: int, window_ms: int
     ) -> None:
         # Nonces older than the window need no memory: their timestamps are refused anyway.
-        conn.execute("DELETE FROM callback_nonces WHERE timestamp_ms < ?", (now_ms - window_ms,))
-        floor = conn.execute(
-            "SELECT value FROM receiver_state WHERE name = 'nonce_floor_ms'"
-        ).fetchone()
-        if floor is not None and timestamp_ms <= floor[0]:
+        pruned = conn.execute(
+            "DELETE FROM callback_nonces WHERE timestamp_ms < ?", (now_ms - window_ms,)
+        ).rowcount
+        if timestamp_ms <= _state(conn, "nonce_floor_ms", -1):
             raise StaleCallbackError(
                 "callback is older than the oldest nonce the receiver still remembers"
             )
@@ -224,30 +224,12 @@ class ReceiptStore:
         ).rowcount
         if inserted == 0:
             raise ReplayedNonceError(f"nonce {nonce!r} was already used")
-        self._bound_nonces(conn)
-
-    def _bound_nonces(self, conn: sqlite3.Connection) -> None:
-        (stored,) = conn.execute("SELECT COUNT(*) FROM callback_nonces").fetchone()
-        excess = stored - self.max_nonces
-        if excess <= 0:
-            return
-        # Forget the oldest and raise the floor to the newest forgotten timestamp, so that
-        # forgetting never lets a replay through (same rule as MemoryNonceCache).
-        (newest_forgotten,) = conn.execute(
-            "SELECT MAX(timestamp_ms) FROM (SELECT timestamp_ms FROM callback_nonces "
-            "ORDER BY timestamp_ms LIMIT ?)",
-            (excess,),
-        ).fetchone()
-        conn.execute(
-            "DELETE FROM callback_nonces WHERE nonce IN (SELECT nonce FROM callback_nonces "
-            "ORDER BY timestamp_ms LIMIT ?)",
-            (excess,),
-        )
-        conn.execute(
-            "INSERT INTO receiver_state (name, value) VALUES ('nonce_floor_ms', ?) "
-            "ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)",
-            (newest_forgotten,),
-        )
+        # A running count, because COUNT(*) over a large table would cost more than the rest.
+        stored = max(_state(conn, "nonce_count", 0) - pruned, 0) + 1
+        if stored > self.max_nonces:
+            _forget_oldest_nonces(conn, stored - self.max_nonces)
+            stored = self.max_nonces
+        _set_state(conn, "nonce_count", stored)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._conn, self._lock)
@@ -279,6 +261,35 @@ class _Transaction:
             self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
         finally:
             self._lock.release()
+
+
+def _forget_oldest_nonces(conn: sqlite3.Connection, excess: int) -> None:
+    # Raise the floor to the newest forgotten timestamp, so that forgetting never lets a
+    # replay through (same rule as MemoryNonceCache).
+    (newest_forgotten,) = conn.execute(
+        "SELECT MAX(timestamp_ms) FROM (SELECT timestamp_ms FROM callback_nonces "
+        "ORDER BY timestamp_ms LIMIT ?)",
+        (excess,),
+    ).fetchone()
+    conn.execute(
+        "DELETE FROM callback_nonces WHERE nonce IN (SELECT nonce FROM callback_nonces "
+        "ORDER BY timestamp_ms LIMIT ?)",
+        (excess,),
+    )
+    _set_state(conn, "nonce_floor_ms", max(_state(conn, "nonce_floor_ms", -1), newest_forgotten))
+
+
+def _state(conn: sqlite3.Connection, name: str, default: int) -> int:
+    row = conn.execute("SELECT value FROM receiver_state WHERE name = ?", (name,)).fetchone()
+    return int(row[0]) if row is not None else default
+
+
+def _set_state(conn: sqlite3.Connection, name: str, value: int) -> None:
+    conn.execute(
+        "INSERT INTO receiver_state (name, value) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (name, value),
+    )
 
 
 _DELETE_RESULTS = frozenset(int(result) for result in ReceiptResult if result.means_delete_token)
