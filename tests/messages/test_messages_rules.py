@@ -277,6 +277,43 @@ ACCEPTED: list[tuple[str, int, Builder, Changes]] = [
         [(f"{ND}.lockScreen", {"picture": "p.png", "abilityName": "a" * 128})],
     ),
     ("version-0", 7, flight_update, [("payload.version", 0)]),
+    ("nodeIcons-2", 7, taxi_create, [(f"{ND}.richProgress.nodeIcons", ["a", "b"])]),
+    ("nodeIcons-5", 7, taxi_create, [(f"{ND}.richProgress.nodeIcons", ["a"] * 5)]),
+    (
+        "no-indicator-no-icon",
+        7,
+        taxi_create,
+        [(f"{ND}.richProgress.indicatorType", 0), (f"{ND}.richProgress.indicatorIcon", DELETE)],
+    ),
+    ("extend-icon-with-pic", 7, taxi_create, [(f"{ND}.extend", {"type": 4, "pic": "i.png"})]),
+    ("displayTime-1800", 7, geofence_create, [("payload.trigger.displayTime", 1800)]),
+    ("geofence-radius-200", 7, geofence_create, [(f"{GEO}.radius", 200)]),
+    ("contentText-1024", 7, flight_update, [(f"{ND}.contentText", [{"text": "x" * 1024}])]),
+    ("contentTitle-1024", 7, flight_update, [(f"{ND}.contentTitle", "x" * 1024)]),
+    ("block-line-128", 7, taxi_update_pickup, [(f"{ND}.singleTextBlock.secondLine", "x" * 128)]),
+    ("capsule-title-128", 7, taxi_create, [(f"{CAP}.title", "x" * 128)]),
+    ("external-body-128", 7, taxi_with_external, [(f"{EXT}.body", [{"text": "x" * 128}])]),
+    (
+        "weather-high-above-low",
+        7,
+        flight_create,
+        [(f"{ND}.weather", {"highTemperature": 11, "lowTemperature": 10})],
+    ),
+    ("tel-20-chars", 7, taxi_create, [(f"{ND}.extend.clickAction.data.tel", "+" + "1" * 19)]),
+    ("tel-hash", 7, taxi_create, [(f"{ND}.extend.clickAction.data.tel", "10086#1")]),
+    (
+        "soundDuration-1",
+        0,
+        notification,
+        [(f"{NOTE}.sound", "r.mp3"), (f"{NOTE}.soundDuration", 1)],
+    ),
+    ("formData-minus-2^53-plus-1", 1, form_update, [("payload.formData.big", -(2**53) + 1)]),
+    (
+        "update-any-layout",
+        7,
+        flight_update,
+        [(f"{ND}.type", 3), (f"{ND}.richProgress", {"progress": 5})],
+    ),
 ]
 
 # (id, push-type, example, changes, code, text in the message) that must be refused.

@@ -57,17 +57,6 @@ def between(low: int | float, high: int | float) -> AfterValidator:
     return AfterValidator(check)
 
 
-def at_least(low: int) -> AfterValidator:
-    """Field rule: value >= low."""
-
-    def check(value: Any) -> Any:
-        if value < low:
-            raise rule_error(f"must be at least {low}")
-        return value
-
-    return AfterValidator(check)
-
-
 def max_chars(limit: int, *, non_empty: bool = False) -> AfterValidator:
     """Field rule: a string of at most `limit` characters (optionally also not empty)."""
 

@@ -28,6 +28,7 @@ from pydantic import AfterValidator, model_validator
 from hmpush.messages._base import (
     INT32_MAX,
     INT32_MIN,
+    INT64_MAX,
     Bool,
     Int,
     Number,
@@ -314,7 +315,7 @@ class NotificationData(WireModel):
 class CapsuleTimer(WireModel):
     """The timer of a type-2 capsule."""
 
-    time: Annotated[Int, between(0, 2**63 - 1)] | None = None
+    time: Annotated[Int, between(0, INT64_MAX)] | None = None
     count_down: Bool | None = None
     pause: Bool | None = None
 
