@@ -7,6 +7,8 @@ import email.utils
 import httpx2
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hmpush import codes
 from hmpush.client import RetryPolicy
@@ -17,6 +19,7 @@ from hmpush.errors import (
     AuthError,
     PayloadError,
     PermissionDeniedError,
+    PushError,
     QuotaError,
     ServerError,
     TransportError,
@@ -66,6 +69,12 @@ def test_unreadable_partial_detail_claims_no_token_as_accepted() -> None:
 def test_numeric_code_is_read_as_its_digits() -> None:
     result = interpret_response(200, _answer(80000000, "Success"), {}, TOKENS)
     assert result.code == "80000000"
+
+
+def test_empty_code_is_an_unreadable_answer() -> None:
+    with pytest.raises(ServerError) as caught:
+        interpret_response(502, _answer("", "x"), {}, TOKENS)
+    assert caught.value.code == "502"
 
 
 @pytest.mark.parametrize(
@@ -166,3 +175,41 @@ def test_request_headers_and_url() -> None:
     }
     assert "a.b.c" not in str(request_headers(None, 0))
     assert send_url("http://127.0.0.1:9/", "123") == "http://127.0.0.1:9/v3/123/messages:send"
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    status=st.integers(min_value=100, max_value=599),
+    content=st.binary(max_size=200)
+    | st.builds(
+        lambda document: orjson.dumps(document),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "code": json_values | st.sampled_from(sorted(codes.BUSINESS_CODES)),
+                "msg": json_values,
+                "requestId": json_values,
+            },
+        ),
+    ),
+)
+def test_any_answer_is_a_result_or_a_push_error(status: int, content: bytes) -> None:
+    try:
+        result = interpret_response(status, content, {"retry-after": "x"}, TOKENS)
+    except PushError as error:
+        assert isinstance(error.code, str) and error.code
+    else:
+        assert set(result.accepted) | set(result.failures) >= set(TOKENS)

@@ -233,3 +233,21 @@ async def test_no_token_is_sent_twice_when_one_batch_is_retried(
     assert sorted(r["success"] for r in server.requests()) == [500, 1000, 1000]
     sample = tokens[::97]
     assert all(len(server.inbox(token)) == 1 for token in sample)
+
+
+async def test_logs_shorten_tokens_and_never_show_the_jwt(
+    hmpush_emulator_server: EmulatorHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = hmpush_emulator_server
+    tokens = server.create_devices(2)
+    server.add_fault(status=503, times=1)
+    server.add_fault(drop_connection=True, times=1)
+    caplog.set_level(logging.DEBUG)
+    async with _client(server) as client:
+        result = await client.send(notification(), [*tokens, "bogus-token-value"])
+    assert result.accepted == tokens
+    client_lines = [r.getMessage() for r in caplog.records if r.name.startswith("hmpush")]
+    assert sum("retrying in" in line for line in client_lines) == 2
+    assert not any(token in line for token in tokens for line in client_lines)
+    everything = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    assert "eyJ" not in everything  # no JWT (header, claims or whole) in any log line

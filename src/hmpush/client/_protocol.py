@@ -98,7 +98,7 @@ def _code_of(document: dict[str, Any] | None) -> str | None:
     # Spec open question 2: `code` might arrive as a number; its digits mean the same.
     if isinstance(code, bool) or not isinstance(code, str | int):
         return None
-    return str(code)
+    return str(code).strip() or None
 
 
 def _unreadable_answer(http_status: int, content: bytes, headers: Mapping[str, str]) -> PushError:
