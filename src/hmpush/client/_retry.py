@@ -6,7 +6,8 @@ for one call. What is worth retrying is decided here and nowhere else:
 * a whole-request refusal the code table marks retryable (HTTP 503 flow control, 502, 500,
   `81000001`), waiting at least as long as the server's `Retry-After`;
 * a request that never reached the server (connection refused, connect or pool timeout, an error
-  while writing the body): the server cannot have acted on it;
+  while writing the body): the server cannot have acted on it; except a server certificate that
+  fails verification, which would fail again;
 * a request the server received but never answered (read timeout, connection dropped before the
   answer) only while `RetryPolicy.retry_unanswered` is true (the default). Such a request may
   have been accepted, so retrying it can deliver twice; without a `requestId` the client has no
@@ -22,6 +23,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import math
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -85,9 +87,20 @@ def is_retryable(error: BaseException, policy: RetryPolicy) -> bool:
         return error.retryable
     if isinstance(error, TransportError):
         cause = error.__cause__
+        if _is_certificate_failure(cause):
+            return False  # the same certificate will fail the same way
         if isinstance(cause, _NOT_SENT_ERRORS):
             return True
         return policy.retry_unanswered and isinstance(cause, _UNANSWERED_ERRORS)
+    return False
+
+
+def _is_certificate_failure(error: BaseException | None) -> bool:
+    seen = 0
+    while error is not None and seen < 10:  # httpx wraps httpcore, which wraps ssl
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
     return False
 
 
