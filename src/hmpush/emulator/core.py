@@ -15,6 +15,7 @@ from hmpush.emulator import delivery, registry
 from hmpush.emulator.config import EmulatorConfig
 from hmpush.emulator.faults import FaultInjector
 from hmpush.emulator.limits import RateLimiter, TestMessageLimiter
+from hmpush.emulator.lookup import TargetLookup
 from hmpush.emulator.registry import AppRecord, DeviceRecord, ProjectRecord, RegistryError
 from hmpush.emulator.store import Store
 
@@ -44,6 +45,7 @@ class Emulator:
         self.faults = FaultInjector()
         self.rate_limiter = RateLimiter(self.config.rate_limit_tokens_per_second)
         self.test_limiter = TestMessageLimiter(self.config.test_requests_per_minute)
+        self.lookup = TargetLookup()  # touch only inside store.transaction()
         self._keys: dict[str, VerificationKey | None] = {}
         self._switches: dict[str, tuple[bool, bool] | None] = {}
         self._cache_lock = threading.Lock()
@@ -170,7 +172,9 @@ class Emulator:
     def update_app(self, app_id: int, **changes: Any) -> AppRecord:
         """Change an app's bundle name or rights (see `registry.update_app`)."""
         with self.store.transaction() as conn:
-            return registry.update_app(conn, app_id, **changes)
+            app = registry.update_app(conn, app_id, **changes)
+            self.lookup.forget()
+            return app
 
     def get_app(self, app_id: int) -> AppRecord:
         """One app (RegistryError 404 if unknown)."""
@@ -187,7 +191,9 @@ class Emulator:
         if count < 1:
             raise RegistryError("count must be at least 1")
         with self.store.transaction() as conn:
-            return registry.insert_devices(conn, app_id, count)
+            devices = registry.insert_devices(conn, app_id, count)
+            self.lookup.add_devices(devices)
+            return devices
 
     # --- inspection and reset ---------------------------------------------------------------
 
@@ -211,6 +217,7 @@ class Emulator:
             for table in tables:
                 if table not in _KEPT_BY_RESET:
                     conn.execute(f'DELETE FROM "{table}"')
+            self.lookup.forget()
         self.faults.clear()
         self.rate_limiter.reset()
         self.test_limiter.reset()

@@ -25,9 +25,9 @@ from hmpush import codes
 from hmpush.codes import BusinessCode, TokenFailure
 from hmpush.emulator import delivery
 from hmpush.emulator.limits import retry_after_header
-from hmpush.emulator.registry import AppRecord, devices_by_token, get_apps, now_ms
+from hmpush.emulator.registry import AppRecord, now_ms
 from hmpush.errors import AuthError, ValidationError
-from hmpush.messages import PushType, TokenResults, is_plausible_token, validate_request
+from hmpush.messages import PushType, TokenResults, validate_request
 
 if TYPE_CHECKING:
     from hmpush.emulator.core import Emulator
@@ -156,7 +156,7 @@ def _decide_and_record(
     tokens: list[str],
     body: bytes,
 ) -> Reply:
-    outcome = _token_outcomes(conn, project_id, validated, tokens)
+    outcome = _token_outcomes(emulator, conn, project_id, validated, tokens)
     if not outcome.accepted:
         results = TokenResults(None, outcome.failure_count, outcome.failures)
         return reply_for(codes.ALL_TOKENS_INVALID, request_id, results.to_msg())
@@ -181,6 +181,7 @@ def _decide_and_record(
 
 
 def _token_outcomes(
+    emulator: Emulator,
     conn: sqlite3.Connection,
     project_id: str,
     validated: ValidatedRequest,
@@ -192,36 +193,46 @@ def _token_outcomes(
         for token in tokens:
             outcome.fail(token, TokenFailure(forced).value)
         return outcome
-    known = devices_by_token(conn, [token for token in tokens if is_plausible_token(token)])
-    apps = get_apps(conn, {app_id for (_, app_id, _) in known.values()})
-    push_type = validated.push_type
-    for token in tokens:
-        device = known.get(token)
-        if device is None:  # malformed, or a token no device ever held
+    known = emulator.lookup.devices(conn, tokens)
+    found = list(map(known.get, tokens))
+    # Every device of an app shares the app's verdict, so it is worked out once per app.
+    verdicts = {
+        app_id: _verdict(emulator.lookup.app(conn, app_id), project_id, validated)
+        for app_id in {device.app_id for device in found if device is not None}
+    }
+    if len(verdicts) == 1 and None not in found:  # the usual case: one app, all registered
+        [(refusal, category, bundle_name)] = verdicts.values()
+        if refusal is None:
+            outcome.accepted = [device.target(bundle_name, category) for device in found]  # type: ignore[union-attr]
+            return outcome
+    for token, device in zip(tokens, found, strict=True):
+        if device is None:
+            # Malformed (`is_plausible_token` false) or never registered: the same reason.
             outcome.fail(token, TokenFailure.TOKEN_FORMAT_ERROR.value)
             continue
-        device_id, app_id, device_project = device
-        app = apps[app_id]
-        reason = _refusal_reason(app, device_project, project_id, validated)
-        if reason is not None:
-            outcome.fail(token, reason.value)
-            continue
-        outcome.accepted.append(
-            delivery.TargetDevice(
-                device_id=device_id,
-                token=token,
-                app_id=app_id,
-                bundle_name=app.bundle_name,
-                effective_category=_effective_category(app, push_type, validated.category),
-            )
-        )
+        refusal, category, bundle_name = verdicts[device.app_id]
+        if refusal is not None:
+            outcome.fail(token, refusal.value)
+        else:
+            outcome.accepted.append(device.target(bundle_name, category))
     return outcome
 
 
+def _verdict(
+    app: AppRecord, project_id: str, validated: ValidatedRequest
+) -> tuple[TokenFailure | None, str | None, str]:
+    """(refusal reason, effective category, bundle name) for every device of `app`."""
+    return (
+        _refusal_reason(app, project_id, validated),
+        _effective_category(app, validated.push_type, validated.category),
+        app.bundle_name,
+    )
+
+
 def _refusal_reason(
-    app: AppRecord, device_project: str, project_id: str, validated: ValidatedRequest
+    app: AppRecord, project_id: str, validated: ValidatedRequest
 ) -> TokenFailure | None:
-    if device_project != project_id:
+    if app.project_id != project_id:
         return TokenFailure.NO_RIGHT
     if int(validated.push_type) not in app.push_types:
         return TokenFailure.NO_PUSH_TYPE_RIGHT
