@@ -162,3 +162,12 @@ def test_usage_errors_exit_2(
     result = _send(hmpush_emulator_server, key_file, *args, stdin="")
     assert result.exit_code == EXIT_USAGE
     assert "error:" in result.stderr
+
+
+def test_missing_key_file_is_one_clear_line(
+    hmpush_emulator_server: EmulatorHandle, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere.json"
+    result = _send(hmpush_emulator_server, missing, "--title", "T", "--body", "B", "--token", "x")
+    assert result.exit_code == EXIT_REJECTED
+    assert result.stderr.count("\n") == 1 and str(missing) in result.stderr

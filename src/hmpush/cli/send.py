@@ -97,13 +97,13 @@ def send(
                 raise typer.Exit(EXIT_OK)
             result = client.send(message, tokens, **options)
     except TransportError as error:
-        err_console.print(f"error: {error}", markup=False)
+        err_console.print(f"error: {error}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_TRANSPORT) from None
     except PushError as error:
-        err_console.print(f"error: {_describe_refusal(error)}", markup=False)
+        err_console.print(f"error: {_describe_refusal(error)}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_REJECTED) from None
     except HmpushError as error:
-        err_console.print(f"error: {error}", markup=False)
+        err_console.print(f"error: {error}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_REJECTED) from None
     raise typer.Exit(_print_result(result))
 
@@ -186,10 +186,10 @@ def _print_result(result: SendResult) -> int:
             line = f"refused  {outcome.token}  {outcome.reason}"
             console.print(line, markup=False, soft_wrap=True)
     for error in result.errors:
-        err_console.print(f"error: {_describe_refusal(error)}", markup=False)
+        err_console.print(f"error: {_describe_refusal(error)}", markup=False, soft_wrap=True)
     accepted = result.accepted_count
     refused = len(result) - accepted
-    err_console.print(f"{accepted} accepted, {refused} refused", markup=False)
+    err_console.print(f"{accepted} accepted, {refused} refused", markup=False, soft_wrap=True)
     if refused == 0:
         return EXIT_OK
     return EXIT_PARTIAL if accepted else EXIT_REJECTED
@@ -206,5 +206,5 @@ def _describe_refusal(error: HmpushError) -> str:
 
 
 def _usage_error(message: str) -> NoReturn:
-    err_console.print(f"error: {message}", markup=False)
+    err_console.print(f"error: {message}", markup=False, soft_wrap=True)
     raise typer.Exit(EXIT_USAGE)
