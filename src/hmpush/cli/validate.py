@@ -27,7 +27,7 @@ def validate_command(
         ),
     ],
     source: Annotated[
-        str, typer.Argument(metavar="[FILE|-]", help="Request body file; '-' reads stdin.")
+        str, typer.Argument(metavar="FILE|-", help="Request body file; '-' reads stdin.")
     ] = "-",
 ) -> None:
     """Validate a request body ({payload, pushOptions, target}); print `<code> <message>`.
