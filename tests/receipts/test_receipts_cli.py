@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import socket
 import ssl
 from pathlib import Path
 
@@ -210,3 +211,15 @@ def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["receipts", "dead-tokens", "--db", str(not_a_database)])
     assert result.exit_code == EXIT_REJECTED
     assert "cannot open the receipt store" in result.output
+
+
+def test_serve_on_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(
+            app, ["receipts", "serve", "--port", str(port), "--db", str(tmp_path / "r.db")]
+        )
+    assert result.exit_code == EXIT_REJECTED
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -65,6 +66,7 @@ def serve(
     """Receive receipt callbacks over HTTP (Granian), verify them and store them in --db."""
     checked_format = _check_secret(user_name, secret_env, secret_file, secret_format)
     _check_locations(db, path, ssl_cert, ssl_key)
+    _check_address(host, port)
     _export_config(db, path, user_name, secret_env, secret_file, checked_format, window_seconds)
     signing = f"signed by user {user_name!r}" if user_name else "unsigned (no secret configured)"
     scheme = "https" if ssl_cert else "http"
@@ -102,6 +104,18 @@ def _check_locations(db: Path, path: str, ssl_cert: Path | None, ssl_key: Path |
     for pem in (ssl_cert, ssl_key):
         if pem is not None and not pem.is_file():
             _usage_error(f"no file {pem}")
+
+
+def _check_address(host: str, port: int) -> None:
+    # Granian reports a taken port with a native panic trace; say it in one line instead.
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        err_console.print(f"error: cannot listen on {host}:{port}: {error.strerror}", markup=False)
+        raise typer.Exit(EXIT_REJECTED) from None
 
 
 @receipts_app.command()
