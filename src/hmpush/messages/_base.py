@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Strict
@@ -170,6 +170,25 @@ def json_data() -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+S = TypeVar("S", bound=StrEnum)
+
+
+def text_enum(enum: type[S]) -> BeforeValidator:
+    """Field rule for text enumerations: only a JSON string that is one of the enum's values."""
+    allowed = ", ".join(member.value for member in enum)
+    members: dict[str, S] = {member.value: member for member in enum}
+
+    def check(value: Any) -> Any:
+        if type(value) is str or isinstance(value, enum):
+            member = members.get(value)
+            if member is None:
+                raise rule_error(f"must be one of {allowed}")
+            return member
+        raise rule_error("must be a string")
+
+    return BeforeValidator(check)
 
 
 def require(condition: bool, rule: str, field: str) -> None:

@@ -45,6 +45,7 @@ from hmpush.messages._base import (
     require,
     rgb_colour,
     rule_error,
+    text_enum,
 )
 from hmpush.messages.common import ClickAction, RichText
 from hmpush.messages.enums import (
@@ -352,7 +353,7 @@ class CapsuleData(WireModel):
     is_content_displayed: Bool | None = None
     is_tail_icon_displayed: Bool | None = None
     bg_color: Annotated[Str, argb_colour(), AfterValidator(_check_capsule_colour)]
-    remind: CapsuleRemind | None = None
+    remind: Annotated[CapsuleRemind, text_enum(CapsuleRemind)] | None = None
     title: Annotated[Str, max_chars(MAX_LINE_CHARS)] | None = None
     content: Annotated[Str, max_chars(MAX_LINE_CHARS)] | None = None
     capsule_timer: CapsuleTimer | None = None
@@ -409,7 +410,7 @@ class LiveViewPayload(WireModel):
 
     activity_id: Annotated[Int, between(INT32_MIN, INT32_MAX)]
     operation: Annotated[LiveViewOperation, int_enum(LiveViewOperation)]
-    event: LiveViewEvent
+    event: Annotated[LiveViewEvent, text_enum(LiveViewEvent)]
     sub_event: Str | None = None
     status: Str | None = None
     title: Str | None = None

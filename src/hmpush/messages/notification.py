@@ -20,6 +20,7 @@ from hmpush.messages._base import (
     max_items,
     non_empty,
     require,
+    text_enum,
 )
 from hmpush.messages.common import Badge, ClickAction
 from hmpush.messages.enums import (
@@ -46,7 +47,7 @@ class Notification(WireModel):
     for MARKETING", not that it is refused).
     """
 
-    category: Category
+    category: Annotated[Category, text_enum(Category)]
     title: Str
     body: Str
     image: Annotated[Str, https_url()] | None = None
@@ -74,7 +75,7 @@ class Notification(WireModel):
     sound: Annotated[Str, non_empty()] | None = None
     sound_duration: Annotated[Int, between(1, 60)] | None = None
     foreground_show: Bool | None = None
-    priority_scene: PriorityScene | None = None
+    priority_scene: Annotated[PriorityScene, text_enum(PriorityScene)] | None = None
 
     @model_validator(mode="after")
     def _check_conditional_fields(self) -> Self:
