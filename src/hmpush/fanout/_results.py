@@ -53,7 +53,13 @@ def outcome_lines(
         + b',"batch":%d}\n' % batch_id
     )
     if not failures:
-        return b"".join([head + dumps(token) + accepted_tail for token in tokens]), b""
+        # One orjson call for the batch: in the JSON array of strings, `","` can only occur
+        # between elements (a quote inside a string is escaped), so each becomes a line break.
+        array = dumps(tokens if isinstance(tokens, list) else list(tokens))
+        if len(array) <= 2:
+            return b"", b""
+        joint = b'"' + accepted_tail + head + b'"'
+        return head + array[1:-1].replace(b'","', joint) + accepted_tail, b""
     failed_tail = b',"requestId":' + dumps(request_id) + b',"batch":%d}\n' % batch_id
     lines: list[bytes] = []
     invalid: list[bytes] = []

@@ -4,10 +4,13 @@ Tables:
 - `campaign`: one row; what the campaign is (message fingerprint, token source), what planning
   found, and how far the result files are known to be complete (`outcomes_bytes`,
   `invalid_bytes`, written in the same transaction as the batches they cover).
-- `batches`: one row per request's worth of tokens (newline-joined, in input order) and its
+- `batches`: one row per request's worth of tokens and its
   state: PLANNED → IN_FLIGHT → DONE, or UNKNOWN when a request's outcome could not be learned.
   A DONE batch carries its outcome (request id, code, counts and the failed tokens with their
   reasons) written in the one transaction that marks it DONE.
+- `batch_tokens`: each batch's tokens (newline-joined, in input order), written once while
+  planning. Kept apart from `batches` because SQLite rewrites a whole row, overflow pages and
+  all, on any update: with the 130 kB token list in the row, each state change cost ~1 ms.
 - `duplicates`: during planning only, the positions of repeated tokens found after reading.
 
 Everything per token lives in the batch rows, so the database stays small and every statement on
@@ -68,7 +71,6 @@ batches_table = sa.Table(
     "batches",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("tokens", sa.LargeBinary, nullable=False),
     sa.Column("size", sa.Integer, nullable=False),
     sa.Column("state", sa.Integer, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
@@ -81,6 +83,13 @@ batches_table = sa.Table(
     sa.Column("failures", sa.LargeBinary),  # orjson {token: reason}, NULL when none failed
     sa.Column("duration_ms", sa.Integer),
     sa.Index("batches_state", "state", "id"),
+)
+
+batch_tokens_table = sa.Table(
+    "batch_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("tokens", sa.LargeBinary, nullable=False),
 )
 
 duplicates_table = sa.Table(
@@ -183,8 +192,8 @@ class CampaignState:
                 invalid_bytes=sa.bindparam("invalid_bytes"),
             )
         )
-        self._batch_tokens = sa.select(batches_table.c.tokens).where(
-            batches_table.c.id == sa.bindparam("batch_id")
+        self._batch_tokens = sa.select(batch_tokens_table.c.tokens).where(
+            batch_tokens_table.c.id == sa.bindparam("batch_id")
         )
 
     def close(self) -> None:
@@ -243,6 +252,7 @@ class CampaignState:
         """Forget a plan that was interrupted before it was complete (nothing was sent)."""
         with self.connection.begin():
             self.connection.execute(batches_table.delete())
+            self.connection.execute(batch_tokens_table.delete())
             self.connection.execute(duplicates_table.delete())
 
     def insert_batches(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -251,9 +261,20 @@ class CampaignState:
             self.connection.execute(
                 batches_table.insert(),
                 [
-                    {**row, "state": BatchState.PLANNED, "attempts": 0, "accepted": 0, "failed": 0}
+                    {
+                        "id": row["id"],
+                        "size": row["size"],
+                        "state": BatchState.PLANNED,
+                        "attempts": 0,
+                        "accepted": 0,
+                        "failed": 0,
+                    }
                     for row in rows
                 ],
+            )
+            self.connection.execute(
+                batch_tokens_table.insert(),
+                [{"id": row["id"], "tokens": row["tokens"]} for row in rows],
             )
 
     def insert_duplicates(self, seqs: Sequence[int]) -> None:
@@ -274,13 +295,19 @@ class CampaignState:
         with self.connection.begin():
             if size:
                 self.connection.execute(
-                    batches_table.update()
-                    .where(batches_table.c.id == batch_id)
-                    .values(tokens=tokens, size=size)
+                    batches_table.update().where(batches_table.c.id == batch_id).values(size=size)
+                )
+                self.connection.execute(
+                    batch_tokens_table.update()
+                    .where(batch_tokens_table.c.id == batch_id)
+                    .values(tokens=tokens)
                 )
             else:
                 self.connection.execute(
                     batches_table.delete().where(batches_table.c.id == batch_id)
+                )
+                self.connection.execute(
+                    batch_tokens_table.delete().where(batch_tokens_table.c.id == batch_id)
                 )
 
     # --- sending --------------------------------------------------------------------------
@@ -313,7 +340,8 @@ class CampaignState:
         """Every batch in `state`, with its tokens (used for the few in-flight ones)."""
         rows = (
             self.connection.execute(
-                sa.select(batches_table)
+                sa.select(batches_table, batch_tokens_table.c.tokens)
+                .join(batch_tokens_table, batch_tokens_table.c.id == batches_table.c.id)
                 .where(batches_table.c.state == state)
                 .order_by(batches_table.c.id)
             )
@@ -392,13 +420,12 @@ class CampaignState:
             batches_table.c.failed,
             batches_table.c.failures,
         ]
+        query = sa.select(*columns)
         if with_tokens:
-            columns.append(batches_table.c.tokens)
-        query = (
-            sa.select(*columns)
-            .where(batches_table.c.state == BatchState.DONE)
-            .order_by(batches_table.c.id)
-        )
+            query = query.add_columns(batch_tokens_table.c.tokens).join(
+                batch_tokens_table, batch_tokens_table.c.id == batches_table.c.id
+            )
+        query = query.where(batches_table.c.state == BatchState.DONE).order_by(batches_table.c.id)
         # A separate connection, so the rows stream while this one stays free.
         with self.engine.connect() as reader:
             for row in reader.execute(query).mappings():
@@ -406,7 +433,9 @@ class CampaignState:
 
     def iter_batches(self) -> Iterator[tuple[int, list[str]]]:
         """Every batch's id and tokens, in id order."""
-        query = sa.select(batches_table.c.id, batches_table.c.tokens).order_by(batches_table.c.id)
+        query = sa.select(batch_tokens_table.c.id, batch_tokens_table.c.tokens).order_by(
+            batch_tokens_table.c.id
+        )
         with self.engine.connect() as reader:
             for batch_id, blob in reader.execute(query):
                 yield int(batch_id), split_tokens(blob)
@@ -414,7 +443,8 @@ class CampaignState:
     def iter_tokens_in(self, state: BatchState) -> Iterator[str]:
         """Every token of the batches in `state`."""
         query = (
-            sa.select(batches_table.c.tokens)
+            sa.select(batch_tokens_table.c.tokens)
+            .join(batches_table, batches_table.c.id == batch_tokens_table.c.id)
             .where(batches_table.c.state == state)
             .order_by(batches_table.c.id)
         )
