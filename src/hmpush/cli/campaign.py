@@ -249,7 +249,9 @@ class _ProgressBar:
         self.task_id: Any = None
 
     def planned(self, report: PlanReport) -> None:
-        err_console.print(f"plan: {report.describe()}", markup=False, highlight=False)
+        err_console.print(
+            f"plan: {report.describe()}", markup=False, highlight=False, soft_wrap=True
+        )
         if not self.enabled:
             return
         self.progress = Progress(
@@ -292,16 +294,18 @@ def _print_summary(summary: CampaignSummary) -> None:
         f"({data['requests']['answered']:,} requests, "
         f"{data['durations']['sendingSeconds']:.1f} s sending)",
         markup=False,
+        soft_wrap=True,
     )
     for reason, count in data["failuresByReason"].items():
-        console.print(f"  {reason}: {count:,}", markup=False)
+        console.print(f"  {reason}: {count:,}", markup=False, soft_wrap=True)
     if outcomes["unknown"]:
         console.print(
             "unknown: requests whose answer was lost; their tokens are in unknown-tokens.txt "
             "(--in-flight resend sends them again, possibly twice)",
             markup=False,
+            soft_wrap=True,
         )
-    console.print(f"results in {summary.out_dir}", markup=False)
+    console.print(f"results in {summary.out_dir}", markup=False, soft_wrap=True)
 
 
 def _exit_status(summary: CampaignSummary) -> int:
@@ -311,7 +315,7 @@ def _exit_status(summary: CampaignSummary) -> int:
 
 
 def _fail(text: str, status: int) -> NoReturn:
-    err_console.print(f"error: {text}", markup=False, highlight=False)
+    err_console.print(f"error: {text}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(status)
 
 
