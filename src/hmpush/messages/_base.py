@@ -206,8 +206,9 @@ class WireModel(BaseModel):
     """Base of every wire object: snake_case attributes, exact camelCase JSON, unknown keys refused.
 
     Optional fields default to None and None is never rendered, so a model renders exactly the
-    fields its author set. Building a model with bad values raises `hmpush.errors.ValidationError`
-    (path relative to the model built), never pydantic's own error.
+    fields its author set. Building a model with bad values (constructor, `model_validate`,
+    `model_validate_json`) raises `hmpush.errors.ValidationError` with the path relative to the
+    model built, never pydantic's own error.
     """
 
     model_config = ConfigDict(
@@ -235,6 +236,24 @@ class WireModel(BaseModel):
         # pydantic-core directly (fast, one error list for the whole body), and only a model
         # built by a caller goes through the translation above.
         __init__.__pydantic_base_init__ = True
+
+        @classmethod
+        def model_validate(cls, obj: Any, **options: Any) -> Any:
+            try:
+                return super().model_validate(obj, **options)
+            except PydanticValidationError as error:
+                from hmpush.messages._errors import translate
+
+                raise translate(error, root=None) from None
+
+        @classmethod
+        def model_validate_json(cls, json_data: Any, **options: Any) -> Any:
+            try:
+                return super().model_validate_json(json_data, **options)
+            except PydanticValidationError as error:
+                from hmpush.messages._errors import translate
+
+                raise translate(error, root=None) from None
 
     def to_json(self) -> bytes:
         """The exact JSON bytes of this object: aliases, no nulls, field order."""

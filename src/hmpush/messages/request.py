@@ -223,7 +223,11 @@ def _body_bytes(
 
 def _parse(push_type: PushType, raw: bytes) -> _Request[Any]:
     try:
-        return _REQUEST_MODELS[push_type].model_validate_json(raw)
+        # The validator itself, not `model_validate_json`: paths here start at the body.
+        request: _Request[Any] = _REQUEST_MODELS[push_type].__pydantic_validator__.validate_json(
+            raw
+        )
+        return request
     except PydanticValidationError as error:
         raise translate(error, root="request") from None
     except RecursionError:
