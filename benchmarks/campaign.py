@@ -121,9 +121,7 @@ def run_campaign(key: str, endpoint: str, tokens: str, out: str) -> None:
             max_concurrency=CONCURRENCY,
             timeout=120,
         ) as client:
-            campaign = Campaign(
-                client, message, tokens, out, rate=RATE, concurrency=CONCURRENCY
-            )
+            campaign = Campaign(client, message, tokens, out, rate=RATE, concurrency=CONCURRENCY)
             return await campaign.run()
 
     started = time.perf_counter()

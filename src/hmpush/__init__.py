@@ -147,3 +147,24 @@ __all__ += [
     "prepare",
     "validate_request",
 ]
+
+# Campaigns: one message to a token list of any size, rate-limited and resumable.
+from hmpush.fanout import (  # noqa: E402 (grouped with its __all__ entries)
+    Campaign,
+    CampaignError,
+    CampaignOutcome,
+    CampaignProgress,
+    CampaignSummary,
+    EmulatorRequestLog,
+    PlanReport,
+)
+
+__all__ += [
+    "Campaign",
+    "CampaignError",
+    "CampaignOutcome",
+    "CampaignProgress",
+    "CampaignSummary",
+    "EmulatorRequestLog",
+    "PlanReport",
+]
