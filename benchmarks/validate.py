@@ -3,8 +3,9 @@
 Run: .venv/bin/python benchmarks/validate.py [--seconds 1.0]
 
 Cases: a notification to 1000 tokens (the emulator's hot path; goal: validation from bytes costs
-at most 2x `json.loads`), a full live-view create (every optional block), and
-`PreparedMessage.body_for` rendering a 1000-token body (the sender's side).
+at most 2x `json.loads`), a full live-view create (every optional block),
+`PreparedMessage.body_for` rendering a 1000-token body (the sender's side), and the token-format
+rule over 1000 tokens, one by one and in bulk.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import orjson
 import pydantic
 
-from hmpush.messages import prepare, validate_request
+from hmpush.messages import implausible_tokens, is_plausible_token, prepare, validate_request
 
 
 def _tokens(count: int) -> list[str]:
@@ -169,6 +170,10 @@ def main() -> None:
     prepared = prepare(checked.payload, checked.push_options)
     render_rate = per_second(lambda: prepared.body_for(tokens), seconds)
     print(f"{'body_for, 1000 tokens':<28} {'':>7} {'':>13} {render_rate:>11,.0f}")
+    one_by_one = per_second(lambda: [t for t in tokens if not is_plausible_token(t)], seconds)
+    in_bulk = per_second(lambda: implausible_tokens(tokens), seconds)
+    print(f"{'token format, 1 by 1 (1000)':<28} {'':>7} {'':>13} {one_by_one:>11,.0f}")
+    print(f"{'implausible_tokens (1000)':<28} {'':>7} {'':>13} {in_bulk:>11,.0f}")
 
 
 if __name__ == "__main__":

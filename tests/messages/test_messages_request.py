@@ -6,6 +6,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from messages_examples import TOKEN, changed, flight_create, form_update, notification
 
 from hmpush.codes import TokenFailure
@@ -23,6 +25,7 @@ from hmpush.messages import (
     PushOptions,
     PushType,
     body_size,
+    implausible_tokens,
     is_plausible_token,
     max_tokens_per_request,
     prepare,
@@ -321,3 +324,21 @@ class TestFreeFormData:
         )
         payload = validate_request(0, raw).payload
         assert b'"data":{"a":null,"n":18446744073709551616}' in payload.to_json()
+
+
+class TestImplausibleTokensInBulk:
+    def test_all_plausible(self) -> None:
+        assert implausible_tokens([TOKEN] * 1000) == []
+
+    @pytest.mark.parametrize(
+        "bad", ["", "short", "a" * 513, "has space in it", "tökenwithumlaut", "tok,en,csv,row"]
+    )
+    def test_finds_each_bad_token_in_order(self, bad: str) -> None:
+        assert implausible_tokens([TOKEN, bad, TOKEN, bad]) == [bad, bad]
+
+    def test_empty_batch(self) -> None:
+        assert implausible_tokens([]) == []
+
+    @given(st.lists(st.text(max_size=20) | st.sampled_from([TOKEN, "x" * 8]), max_size=20))
+    def test_agrees_with_the_single_token_rule(self, tokens: list[str]) -> None:
+        assert implausible_tokens(tokens) == [t for t in tokens if not is_plausible_token(t)]
