@@ -13,7 +13,10 @@ Scenarios, in the same run against the same server process:
   the request record and the inbox rows, committed to SQLite;
 * send, 1000 tokens: the same with 1000 registered devices per request.
 
-Every send answer is checked to be `80000000`; the run fails otherwise.
+Every send answer is checked to be `80000000`; the run fails otherwise. Besides the measured
+rate, each scenario reports "per CPU-s": requests answered per second of CPU time the server
+process used (its own and its worker's), which is what one dedicated core would sustain; on a
+shared, busy machine it is the steadier figure.
 
 Scenarios take turns in `--rounds` rounds; request rates are medians over the rounds, latency
 percentiles are over all requests.
@@ -97,10 +100,16 @@ class Result:
     failed: int
     seconds: float
     latencies: list[float]
+    server_cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.completed / self.seconds
+
+    @property
+    def per_core(self) -> float:
+        """Requests the server could answer per second of its own CPU time."""
+        return self.completed / self.server_cpu_seconds if self.server_cpu_seconds else 0.0
 
     def percentile(self, fraction: float) -> float:
         ordered = sorted(self.latencies)
@@ -150,13 +159,45 @@ def _load(port: int, request: bytes, seconds: float, concurrency: int, check: bo
     return asyncio.run(run())
 
 
+def _server_cpu_seconds(server_pid: int) -> float:
+    """User + system CPU time of the server and its worker processes so far."""
+    import psutil
+
+    root = psutil.Process(server_pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def _settled_cpu_seconds(server_pid: int) -> float:
+    """Server CPU time once its background work (inbox indexing, receipts) has caught up, so
+    that work is charged to the scenario that caused it."""
+    used = _server_cpu_seconds(server_pid)
+    while True:
+        time.sleep(1.5)  # longer than the background round's interval
+        now = _server_cpu_seconds(server_pid)
+        if now - used < 0.02:
+            return now
+        used = now
+
+
 def _run_scenario(
-    name: str, port: int, request: bytes, seconds: float, concurrency: int, check: bool
+    name: str,
+    port: int,
+    server_pid: int,
+    request: bytes,
+    seconds: float,
+    concurrency: int,
+    check: bool,
 ) -> Result:
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
+        cpu_before = _server_cpu_seconds(server_pid)
         latencies, failed, elapsed = pool.apply(_load, (port, request, seconds, concurrency, check))
-    return Result(name, len(latencies), failed, elapsed, latencies)
+        cpu_used = _settled_cpu_seconds(server_pid) - cpu_before
+    return Result(name, len(latencies), failed, elapsed, latencies, cpu_used)
 
 
 # --- set-up ------------------------------------------------------------------------------------
@@ -249,7 +290,13 @@ def main() -> None:
             rounds = [
                 [
                     _run_scenario(
-                        name, port, raw, args.duration, args.concurrency, name.startswith("send")
+                        name,
+                        port,
+                        server.pid,
+                        raw,
+                        args.duration,
+                        args.concurrency,
+                        name.startswith("send"),
                     )
                     for name, raw in requests.items()
                 ]
@@ -266,11 +313,16 @@ def _report(rounds: list[list[Result]], args: argparse.Namespace) -> None:
         f"one Granian worker on one CPU; {args.concurrency} connections; {args.rounds} rounds of "
         f"{args.duration:g} s per scenario; python {sys.version.split()[0]}"
     )
-    print(f"{'scenario':<24}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'failed':>8}")
+    print(
+        f"{'scenario':<24}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}"
+        f"{'per CPU-s':>11}{'failed':>8}"
+    )
     rates: dict[str, float] = {}
+    per_core: dict[str, float] = {}
     for index, first in enumerate(rounds[0]):
         runs = [results[index] for results in rounds]
         rates[first.name] = statistics.median(run.rate for run in runs)
+        per_core[first.name] = statistics.median(run.per_core for run in runs)
         pooled = Result(
             first.name,
             sum(run.completed for run in runs),
@@ -280,12 +332,15 @@ def _report(rounds: list[list[Result]], args: argparse.Namespace) -> None:
         )
         print(
             f"{first.name:<24}{rates[first.name]:>12.0f}{pooled.percentile(0.5):>10.2f}"
-            f"{pooled.percentile(0.99):>10.2f}{pooled.failed:>8}"
+            f"{pooled.percentile(0.99):>10.2f}{per_core[first.name]:>11.0f}{pooled.failed:>8}"
         )
     ratio = rates["send, 1 token"] / rates["bare"]
     thousand = rates["send, 1000 tokens"]
     print(f"1-token send / bare: {ratio:.0%} (goal >= 50%)")
-    print(f"1000-token sends: {thousand:.0f}/s = {thousand * 1000:.0f} tokens/s (goal >= 200/s)")
+    print(
+        f"1000-token sends: {thousand:.0f}/s measured, {per_core['send, 1000 tokens']:.0f} per "
+        "second of server CPU (goal >= 200/s on one core)"
+    )
     if any(result.failed for results in rounds for result in results):
         raise SystemExit("some requests were not answered 200 / 80000000")
 

@@ -134,3 +134,17 @@ def test_test_message_window_slides() -> None:
     assert not limiter.admit("p")
     now[0] += 60.0
     assert limiter.admit("p")
+
+
+async def test_test_messages_beyond_the_daily_quota_are_accepted_but_not_shown() -> None:
+    # Spec 3.2: the quota counts accepted requests; beyond it the receipt says 256.
+    from hmpush.testing import in_process_emulator
+
+    with in_process_emulator(EmulatorConfig(test_requests_per_day=2)) as handle:
+        sender = Sender(handle)
+        [token] = handle.create_devices(1)
+        test_body = notification_body([token], testMessage=True)
+        answers = [answer_of(await sender.post(test_body))["code"] for _ in range(3)]
+        assert answers == ["80000000"] * 3
+        assert len(handle.requests()) == 3
+        assert len(handle.inbox(token)) == 2

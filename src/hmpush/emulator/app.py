@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hmpush import codes
 from hmpush.emulator import delivery
@@ -21,13 +23,14 @@ from hmpush.emulator.core import Emulator
 from hmpush.emulator.faults import ConnectionDropped, FiredFault, drop_client_connection
 from hmpush.emulator.limits import retry_after_header
 from hmpush.emulator.registry import RegistryError
-from hmpush.emulator.sending import handle_send, new_request_id, reply_for
+from hmpush.emulator.sending import Reply, handle_send, new_request_id, reply_for
 
 __all__ = ["SEND_PATH", "create_app"]
 
 logger = logging.getLogger("hmpush.emulator")
 
 SEND_PATH = "/v3/{project_id}/messages:send"
+_SEND_PATH_PATTERN = re.compile(r"/v3/([^/]+)/messages:send")
 
 _SEND_OPENAPI: dict[str, Any] = {
     "parameters": [
@@ -100,6 +103,7 @@ def create_app(
     app.include_router(delivery.router, prefix="/admin")
     app.add_exception_handler(RegistryError, _registry_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(SendFastPath, emulator=emulator)
     return app
 
 
@@ -115,20 +119,102 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def send_message(project_id: str, request: Request) -> Response:
-    """`POST /v3/{projectId}/messages:send`."""
+    """`POST /v3/{projectId}/messages:send` (served by `SendFastPath`; kept for the docs)."""
     emulator: Emulator = request.app.state.emulator
-    body = await request.body()
     headers = request.headers
-    if emulator.faults.active:
-        fault = _matching_fault(emulator, project_id, headers.get("push-type"), body)
-        if fault is not None:
-            faulty = await _apply_fault(fault, request)
-            if faulty is not None:
-                return faulty
-    reply = handle_send(
-        emulator, project_id, headers.get("authorization"), headers.get("push-type"), body
+    reply = await answer_send(
+        emulator,
+        project_id,
+        headers.get("authorization"),
+        headers.get("push-type"),
+        await request.body(),
+        request.scope.get("client"),
     )
+    if reply is None:
+        return Response(b"", 500)  # never reaches the client: its socket is shut
     return Response(reply.body, reply.status, headers=reply.headers, media_type="application/json")
+
+
+async def answer_send(
+    emulator: Emulator,
+    project_id: str,
+    authorization: str | None,
+    push_type_header: str | None,
+    body: bytes,
+    client: Any,
+) -> Reply | None:
+    """The answer to one send request, fault rules included; None when the connection was
+    dropped (raises `ConnectionDropped` where the socket cannot be reached)."""
+    if emulator.faults.active:
+        fault = _matching_fault(emulator, project_id, push_type_header, body)
+        if fault is not None:
+            if fault.latency_seconds:
+                await asyncio.sleep(fault.latency_seconds)
+            if fault.drop_connection:
+                if not drop_client_connection(client):
+                    raise ConnectionDropped(f"fault rule {fault.rule_id} dropped the connection")
+                return None
+            if fault.status is not None:
+                return _fault_reply(fault)
+    return handle_send(emulator, project_id, authorization, push_type_header, body)
+
+
+class SendFastPath:
+    """ASGI middleware answering `messages:send` directly, skipping FastAPI's per-request
+    parameter machinery on the one hot route (the route stays registered for the docs)."""
+
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = None
+        if scope["type"] == "http" and scope["method"] == "POST":
+            match = _SEND_PATH_PATTERN.fullmatch(scope["path"])
+        if match is None:
+            await self.app(scope, receive, send)
+            return
+        authorization = push_type = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"push-type":
+                push_type = value.decode("latin-1")
+        body = await _read_body(receive)
+        reply = await answer_send(
+            self.emulator, match[1], authorization, push_type, body, scope.get("client")
+        )
+        if reply is None:
+            return  # the socket is already shut; there is nobody to answer
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(reply.body)).encode()),
+        ]
+        headers += [
+            (name.lower().encode(), value.encode()) for name, value in reply.headers.items()
+        ]
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": reply.body})
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _fault_reply(fault: FiredFault) -> Reply:
+    assert fault.status is not None
+    headers = {}
+    if fault.retry_after is not None:
+        headers["Retry-After"] = retry_after_header(fault.retry_after)
+    return reply_for(codes.HTTP_ONLY_CODES[fault.status], new_request_id(), headers=headers)
 
 
 def _matching_fault(
@@ -149,24 +235,6 @@ def _tokens_for_fault_rules(body: bytes) -> list[str]:
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return []
     return [token for token in tokens if isinstance(token, str)] if isinstance(tokens, list) else []
-
-
-async def _apply_fault(fault: FiredFault, request: Request) -> Response | None:
-    """The faulty answer, or None to carry on normally (a latency-only rule)."""
-    if fault.latency_seconds:
-        await asyncio.sleep(fault.latency_seconds)
-    if fault.drop_connection:
-        if not drop_client_connection(request.scope.get("client")):
-            raise ConnectionDropped(f"fault rule {fault.rule_id} dropped the connection")
-        return Response(b"", 500)  # never reaches the client: its socket is shut
-    if fault.status is None:
-        return None
-    entry = codes.HTTP_ONLY_CODES[fault.status]
-    headers = {}
-    if fault.retry_after is not None:
-        headers["Retry-After"] = retry_after_header(fault.retry_after)
-    reply = reply_for(entry, new_request_id(), headers=headers)
-    return Response(reply.body, reply.status, headers=reply.headers, media_type="application/json")
 
 
 async def _registry_error(request: Request, error: Exception) -> Response:

@@ -13,9 +13,11 @@ import orjson
 from hmpush.auth import JwtVerifier, ServiceAccount, VerificationKey, generate_service_account
 from hmpush.emulator import delivery, registry
 from hmpush.emulator.config import EmulatorConfig
+from hmpush.emulator.device_state import save_test_message_daily_quota
 from hmpush.emulator.faults import FaultInjector
 from hmpush.emulator.limits import RateLimiter, TestMessageLimiter
 from hmpush.emulator.lookup import TargetLookup
+from hmpush.emulator.quotas import DEFAULT_TEST_MESSAGE_DAILY_QUOTA
 from hmpush.emulator.registry import AppRecord, DeviceRecord, ProjectRecord, RegistryError
 from hmpush.emulator.store import Store
 
@@ -113,6 +115,9 @@ class Emulator:
         with self.store.transaction() as conn:
             registry.insert_project(conn, project_id)
             _insert_verification_key(conn, public_key)
+            if self.config.test_requests_per_day != DEFAULT_TEST_MESSAGE_DAILY_QUOTA:
+                # The daily test quota is applied on the device side (receipt 256 beyond it).
+                save_test_message_daily_quota(conn, project_id, self.config.test_requests_per_day)
             project = registry.get_project(conn, project_id)
         self._forget_cached()
         return CreatedProject(project, generated)
