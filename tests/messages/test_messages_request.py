@@ -226,6 +226,15 @@ class TestPrepare:
             "Illegal payload, payload.notification.badge.addNum value ranges from 1 to 99"
         )
 
+    @pytest.mark.parametrize("title", [5, None, object()])
+    def test_revalidates_a_field_set_to_a_wrong_type(self, title: Any) -> None:
+        payload = _alert()
+        payload.notification.title = title
+        with pytest.raises(ValidationError) as caught:
+            prepare(payload)
+        assert caught.value.code == "80100003"
+        assert caught.value.field in ("payload.notification.title", "payload")
+
     def test_refuses_what_is_not_a_payload_model(self) -> None:
         with pytest.raises(TypeError):
             prepare({"extraData": "x"})  # type: ignore[arg-type]

@@ -257,7 +257,11 @@ class WireModel(BaseModel):
 
     def to_json(self) -> bytes:
         """The exact JSON bytes of this object: aliases, no nulls, field order."""
-        return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
+        # No serializer warnings: a model changed after it was built is re-validated by whoever
+        # sends it (`prepare` parses what this renders), which names the field at fault.
+        return self.__pydantic_serializer__.to_json(
+            self, by_alias=True, exclude_none=True, warnings=False
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """This object as plain JSON-compatible data (the same content `to_json` renders)."""

@@ -19,9 +19,11 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticSerializationError
 
 from hmpush.codes import (
     ALL_TOKENS_INVALID,
+    ILLEGAL_PAYLOAD,
     MESSAGE_TOO_LONG,
     PARAMETER_ERROR,
     TEST_MESSAGE_TOO_MANY_TOKENS,
@@ -324,7 +326,13 @@ def prepare(payload: Payload, options: PushOptions | None = None) -> PreparedMes
     push_type = getattr(type(payload), "PUSH_TYPE", None)
     if push_type not in PAYLOAD_MODELS or not isinstance(payload, PAYLOAD_MODELS[push_type]):
         raise TypeError(f"prepare() needs a payload model, not {type(payload).__name__}")
-    head, tail = _frame(payload, options)
+    try:
+        head, tail = _frame(payload, options)
+    except PydanticSerializationError as error:
+        # Only a model changed after it was built, with a value that is not JSON, gets here.
+        raise ValidationError.from_entry(
+            ILLEGAL_PAYLOAD, f"payload cannot be rendered as JSON ({error})", field="payload"
+        ) from None
     request = _parse(push_type, head + b"[]" + tail)
     checked = _summary(push_type, request, [])
     if checked.token_failure_for_all is not None:
