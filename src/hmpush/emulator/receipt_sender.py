@@ -18,7 +18,7 @@ import secrets
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ import httpx2
 import orjson
 import pydantic
 
-from hmpush.emulator.delivery_model import FORM_UPDATE, Outcome
+from hmpush.emulator.delivery_model import FORM_UPDATE, MessageFacts, Outcome
 from hmpush.receipts import (
     CALLBACK_HEADER,
     MAX_STATUSES_PER_BATCH,
@@ -215,16 +215,14 @@ def choose_config(
 # --- outbox -------------------------------------------------------------------------------
 
 
-def status_json(outcome: Outcome) -> dict[str, Any]:
+def status_json(outcome: Outcome, common: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One V2 status for an outcome (§11.2): widget refreshes carry formStatus, others
-    deliveryStatus."""
+    deliveryStatus. `common` is `message_fields(outcome.facts)`, computed once per message."""
     facts = outcome.facts
     status: dict[str, Any] = {
         "token": outcome.device.token,
-        "pushType": facts.push_type,
         "appPackageName": outcome.device.bundle_name,
-        "biTag": facts.bi_tag,
-        "requestId": facts.request_id,
+        **(common if common is not None else message_fields(facts)),
     }
     if facts.push_type == FORM_UPDATE:
         status["formStatus"] = {
@@ -237,6 +235,11 @@ def status_json(outcome: Outcome) -> dict[str, Any]:
     return status
 
 
+def message_fields(facts: MessageFacts) -> dict[str, Any]:
+    """The status fields every token of one message shares."""
+    return {"pushType": facts.push_type, "biTag": facts.bi_tag, "requestId": facts.request_id}
+
+
 def queue_receipts(conn: sqlite3.Connection, outcomes: Sequence[Outcome], now_ms: int) -> int:
     """Queue a receipt for each outcome whose message has a receipt configuration."""
     if not outcomes:
@@ -244,12 +247,17 @@ def queue_receipts(conn: sqlite3.Connection, outcomes: Sequence[Outcome], now_ms
     configs = project_configs(conn, {outcome.facts.project_id for outcome in outcomes})
     if not configs:
         return 0
-    chosen: dict[tuple[str, int, str | None], ReceiptConfig | None] = {}
+    chosen: dict[tuple[int, int], ReceiptConfig | None] = {}
+    shared: dict[int, dict[str, Any]] = {}
     by_config: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for outcome in outcomes:
-        key = (outcome.facts.project_id, outcome.device.app_id, outcome.facts.receipt_id)
+        facts = outcome.facts
+        key = (facts.msg_id, outcome.device.app_id)
         if key not in chosen:
-            chosen[key] = choose_config(configs, *key)
+            chosen[key] = choose_config(
+                configs, facts.project_id, outcome.device.app_id, facts.receipt_id
+            )
+            shared.setdefault(facts.msg_id, message_fields(facts))
         config = chosen[key]
         if config is None:
             continue
@@ -258,7 +266,7 @@ def queue_receipts(conn: sqlite3.Connection, outcomes: Sequence[Outcome], now_ms
             # for a larger id (result 151) has no receipt that a receiver could accept.
             logger.warning("no receipt for widget refresh of formId %s", outcome.facts.form_id)
             continue
-        by_config[config.receipt_id].append(status_json(outcome))
+        by_config[config.receipt_id].append(status_json(outcome, shared[facts.msg_id]))
     rows = [
         (receipt_id, orjson.dumps(chunk), len(chunk), now_ms)
         for receipt_id, statuses in by_config.items()
