@@ -84,7 +84,12 @@ WIDGET_TOKENS = 1
 # Token format is undocumented (spec 4, U). Tokens seen are base64-like text of ~100+ characters;
 # this accepts base64/base64url characters plus `.` and `:`, 8 to 512 characters, so that
 # obvious garbage (blank lines, spaces, quotes, CSV rows) is refused and real tokens never are.
-_PLAUSIBLE_TOKEN = re.compile(r"[A-Za-z0-9+/=_.:-]{8,512}")
+_TOKEN_CHARACTERS = string.ascii_letters + string.digits + "+/=_.:-"
+_TOKEN_LENGTHS = range(8, 513)
+_PLAUSIBLE_TOKEN = re.compile(
+    f"[{re.escape(_TOKEN_CHARACTERS)}]{{{_TOKEN_LENGTHS.start},{_TOKEN_LENGTHS.stop - 1}}}"
+)
+_TOKEN_ALPHABET = _TOKEN_CHARACTERS.encode()
 
 P = TypeVar("P", bound=WireModel)
 
@@ -101,10 +106,6 @@ _REQUEST_MODELS: dict[PushType, type[_Request[Any]]] = {
     push_type: _Request[model]  # type: ignore[valid-type]
     for push_type, model in PAYLOAD_MODELS.items()
 }
-
-
-_TOKEN_ALPHABET = (string.ascii_letters + string.digits + "+/=_.:-").encode()
-_TOKEN_LENGTHS = range(8, 513)
 
 
 def is_plausible_token(token: str) -> bool:
@@ -204,7 +205,7 @@ def _check_size(size: int) -> None:
         )
 
 
-def _token_failure_for_all(push_type: PushType, payload: WireModel) -> TokenFailure | None:
+def _token_failure_for_all(payload: WireModel) -> TokenFailure | None:
     # PLAY_VOICE outside push-type 2: Huawei fails every token, it does not refuse the request.
     if isinstance(payload, AlertPayload) and payload.notification.category == Category.PLAY_VOICE:
         return TokenFailure.NOT_SUPPORT_PLAY_VOICE
@@ -275,7 +276,7 @@ def _summary(push_type: PushType, request: _Request[Any], tokens: list[str]) -> 
         payload=payload,
         push_options=options,
         tokens=tokens,
-        token_failure_for_all=_token_failure_for_all(push_type, payload),
+        token_failure_for_all=_token_failure_for_all(payload),
         category=category,
         live_view_event=event,
         body_size=size,
