@@ -54,7 +54,13 @@ from hmpush._redact import shorten_token
 from hmpush.client import AsyncPushClient, BatchResult, RetryPolicy
 from hmpush.client._retry import is_retryable
 from hmpush.errors import HmpushError, PushError, QuotaError, TransportError
-from hmpush.fanout._input import InputFormat, RejectedLine, TokenInput, describe_source
+from hmpush.fanout._input import (
+    InputFormat,
+    RejectedLine,
+    TokenInput,
+    TokenInputError,
+    describe_source,
+)
 from hmpush.fanout._plan import PlanReport, plan_campaign
 from hmpush.fanout._rate import AdaptiveRateLimiter
 from hmpush.fanout._resolve import (
@@ -332,8 +338,13 @@ class Campaign:
 
     async def _plan_or_resume(self) -> PlanReport:
         fingerprint = self._fingerprint()
-        name, size = describe_source(self.tokens)
         campaign = self.state.campaign()
+        try:
+            name, size = describe_source(self.tokens)
+        except TokenInputError:
+            if campaign is None or not campaign["planned"]:
+                raise
+            name, size = str(campaign["source_name"]), None  # planned: the list is not needed
         if campaign is not None and campaign["fingerprint"] != fingerprint:
             raise CampaignError(
                 f"{self.out_dir} holds a campaign with a different message (or push-type); "
