@@ -1066,6 +1066,14 @@ REFUSED: list[tuple[str, int, Builder, Changes, str, str]] = [
         f"{ND}.keywords.gate may hold only flightNo",
     ),
     (
+        "flight-extra-keyword-on-update",
+        7,
+        flight_update,
+        [(f"{ND}.keywords.gate", "12")],
+        PAYLOAD,
+        f"{ND}.keywords.gate may hold only flightNo",
+    ),
+    (
         "flight-no-flightNo-placeholder",
         7,
         flight_create,
@@ -1074,12 +1082,20 @@ REFUSED: list[tuple[str, int, Builder, Changes, str, str]] = [
         "must contain {{flightNo}}",
     ),
     (
-        "train-no-trainNo",
+        "train-flightNo",
         7,
         train_create,
         [(f"{ND}.keywords", {"flightNo": "G1"})],
         PAYLOAD,
-        f"{ND}.keywords must hold a non-empty trainNo",
+        f"{ND}.keywords.flightNo may hold only trainNo",
+    ),
+    (
+        "train-empty-trainNo",
+        7,
+        train_create,
+        [(f"{ND}.keywords", {"trainNo": ""})],
+        PAYLOAD,
+        f"{ND}.keywords must hold a non-empty trainNo when creating a TRAIN live view",
     ),
     (
         "no-status-placeholder",

@@ -10,8 +10,9 @@ Choices where the spec is silent (I):
 * the blocks "required for type N" (richProgress, singleTextBlock, first/lastTextBlock, game,
   capsuleTimer, progress) are required at creation only; on update, an omitted field keeps its
   previous value (spec 8.1);
-* on update, `status` (when given) must be one of the event's values; the placeholder and keyword
-  rules are creation rules, because an update may leave the texts unchanged;
+* on update, `status` and FLIGHT/TRAIN `keywords` (when given) must follow the event's rules;
+  the required-placeholder and required-keyword rules are creation rules, because an update may
+  leave the texts unchanged;
 * REST creation is allowed for FLIGHT, TAXI and TRAIN, the events of the spec's constraint table
   (EXPRESS and CHECK_IN have no documented status values or layouts, open question 4);
 * `trigger` is required with operations 4 and 6 and refused with the others, where it would be
@@ -427,6 +428,7 @@ class LiveViewPayload(WireModel):
         else:
             require(self.trigger is None, "is only allowed with operation 4 or 6", "trigger")
         self._check_status()
+        self._check_keyword_names()
         if self.operation in CREATING_OPERATIONS:
             self._creation_rules()
         return self
@@ -445,6 +447,18 @@ class LiveViewPayload(WireModel):
             f"must be one of {', '.join(sorted(allowed))} for event {self.event.value}",
             "status",
         )
+
+    def _check_keyword_names(self) -> None:
+        # FLIGHT and TRAIN keywords hold only their number, on any operation that sends them.
+        keyword = CREATION_KEYWORD.get(self.event)
+        keywords = self.activity_data.notification_data.keywords
+        if keyword is None or not keywords:
+            return
+        extra = sorted(set(keywords) - {keyword})
+        if extra:
+            raise rule_error(
+                f"may hold only {keyword}", f"activityData.notificationData.keywords.{extra[0]}"
+            )
 
     def _creation_rules(self) -> None:
         layouts = CREATION_LAYOUTS.get(self.event)
@@ -482,9 +496,6 @@ class LiveViewPayload(WireModel):
             f"must hold a non-empty {keyword} when creating a {self.event.value} live view",
             f"{path}.keywords",
         )
-        extra = sorted(set(keywords) - {keyword})
-        if extra:
-            raise rule_error(f"may hold only {keyword}", f"{path}.keywords.{extra[0]}")
         placeholder = "{{" + keyword + "}}"
         require(
             any(placeholder in text for text in texts),
