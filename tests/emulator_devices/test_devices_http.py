@@ -419,3 +419,28 @@ def test_bad_receipt_configs_are_refused_with_the_field_named(
         )
     assert refused.value.status == status
     assert words in str(refused.value)
+
+
+def test_device_state_and_inbox_over_a_real_server(
+    hmpush_emulator_server: EmulatorHandle, plain_receiver: LoopbackReceiver
+) -> None:
+    from hmpush.client import PushClient
+
+    handle = hmpush_emulator_server
+    handle.admin(
+        "POST", f"/projects/{handle.project_id}/receipt-configs", {"url": plain_receiver.url}
+    )
+    online, offline, switched_off = handle.create_devices(3)
+    handle.admin("PATCH", f"/devices/{offline}/state", {"online": False})
+    handle.admin("PATCH", f"/devices/{switched_off}/state", {"notifications_enabled": False})
+    with PushClient(handle.service_account, endpoint=handle.base_url) as push:
+        sent = push.send(notification("over the wire"), [online, offline, switched_off])
+    assert all(outcome.accepted for outcome in sent)
+    dispatch_until(handle, lambda: len(plain_receiver.statuses()) == 2)
+    assert results(plain_receiver) == {online: 0, switched_off: R.NOTIFICATIONS_DISABLED}
+    assert len(handle.inbox(online)) == 1
+    assert handle.inbox(offline) == handle.inbox(switched_off) == []
+    handle.admin("PATCH", f"/devices/{offline}/state", {"online": True})
+    dispatch_until(handle, lambda: len(plain_receiver.statuses()) == 3)
+    assert results(plain_receiver)[offline] == R.DELIVERED
+    assert [e["requestId"] for e in handle.inbox(offline)] == sent.request_ids

@@ -363,3 +363,12 @@ def test_inbox_reads_the_same_before_and_after_background_indexing(bench: Bench)
         assert index_inbox(conn) == 0
     assert [bench.inbox(token) for token in tokens] == before
     assert [e["payload"]["notification"]["title"] for e in before[0]] == [f"m{i}" for i in range(5)]
+
+
+def test_a_device_uninstalled_while_offline_reports_2_for_what_waited(bench: Bench) -> None:
+    (token,) = bench.devices()
+    bench.patch(token, online=False)
+    request_id = bench.send(0, notification(), [token])
+    bench.patch(token, installed=False)
+    assert bench.come_online(token, T0 + MINUTE) == {"delivered": 0, "not_delivered": 1}
+    assert bench.result(request_id, token) == R.APP_UNINSTALLED

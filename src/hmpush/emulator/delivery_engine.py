@@ -175,8 +175,12 @@ def bring_online(conn: sqlite3.Connection, device_id: int, now_ms: int) -> dict[
     pending, outcomes = offline_cache.release(conn, device_id, now_ms)
     state = load_state(conn, device_id)
     states = {} if state is DEFAULT_DEVICE_STATE else {device_id: state}
+    refusal = device_rules.before_transit(state)  # e.g. uninstalled while it was offline
     delivered = 0
     for facts, device in pending:
+        if refusal is not None:
+            outcomes.append(Outcome(facts, device, refusal, now_ms))
+            continue
         shown, arrived = device_rules.arrive(
             conn, facts, [device], states, now_ms, delivered_outcomes=True
         )
