@@ -96,6 +96,8 @@ class ReceiptConfigIn(_Input):
         None, min_length=1, max_length=64, description="Omit to have one generated."
     )
     app_id: int | None = None
+    # Choice: plain http is accepted so receivers on loopback work; Huawei itself requires
+    # HTTPS with a certificate from a commercial CA (§11.1).
     url: HttpUrl
     user_name: str | None = Field(None, min_length=1)
     secret: str | None = Field(None, min_length=1)
@@ -165,7 +167,7 @@ def _device_view(conn: sqlite3.Connection, token: str) -> dict[str, Any]:
 @router.get("/devices/{token}/inbox", tags=["devices"], summary="What a device received")
 def read_inbox(token: str, request: Request) -> list[dict[str, Any]]:
     """Messages the device holding `token` really received, oldest first."""
-    with _emulator(request).store.transaction() as conn:
+    with _emulator(request).store.read() as conn:
         _device_row(conn, token)
         return inbox(conn, token)
 
@@ -173,7 +175,7 @@ def read_inbox(token: str, request: Request) -> list[dict[str, Any]]:
 @router.get("/devices/{token}/state", tags=["devices"], summary="A device's delivery state")
 def read_device_state(token: str, request: Request) -> dict[str, Any]:
     """Flags, widgets, live views and held messages of the device holding `token`."""
-    with _emulator(request).store.transaction() as conn:
+    with _emulator(request).store.read() as conn:
         return _device_view(conn, token)
 
 
@@ -224,7 +226,7 @@ def _put_form(conn: sqlite3.Connection, device_id: int, form: FormIn) -> None:
 @router.get("/apps/{app_id}/delivery", tags=["devices"], summary="An app's quota settings")
 def read_app_delivery(app_id: int, request: Request) -> dict[str, Any]:
     """Whether the app counts as released and its MARKETING daily limit."""
-    with _emulator(request).store.transaction() as conn:
+    with _emulator(request).store.read() as conn:
         _require(conn, "SELECT id FROM apps WHERE id = ?", app_id, "app")
         return {"app_id": app_id, **device_state.app_settings(conn, [app_id])[app_id].to_json()}
 
@@ -250,7 +252,7 @@ def patch_app_delivery(app_id: int, body: AppDeliveryPatch, request: Request) ->
 @router.get("/projects/{project_id}/delivery", tags=["devices"], summary="Project quotas")
 def read_project_delivery(project_id: str, request: Request) -> dict[str, Any]:
     """The project's daily test-message quota."""
-    with _emulator(request).store.transaction() as conn:
+    with _emulator(request).store.read() as conn:
         _require(conn, "SELECT id FROM projects WHERE id = ?", project_id, "project")
         quota = device_state.test_message_daily_quota(conn, project_id)
         return {"project_id": project_id, "test_message_daily_quota": quota}
@@ -306,7 +308,7 @@ def put_receipt_config(project_id: str, body: ReceiptConfigIn, request: Request)
 )
 def list_receipt_configs(project_id: str, request: Request) -> list[dict[str, Any]]:
     """The project's receipt configurations (secrets are never shown)."""
-    with _emulator(request).store.transaction() as conn:
+    with _emulator(request).store.read() as conn:
         return [c.to_json() for c in receipt_sender.project_configs(conn, [project_id])]
 
 
@@ -333,14 +335,14 @@ def read_outbox(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[dict[str, Any]]:
     """Receipts by state; `failed` lists those the server gave up on, with the last error."""
-    with _emulator(request).store.transaction() as conn:
+    with _emulator(request).store.read() as conn:
         return receipt_sender.outbox(conn, state, limit)
 
 
 @router.get("/receipts/settings", tags=["receipts"], summary="Receipt retry settings")
 def read_dispatch_settings(request: Request) -> dict[str, Any]:
     """Attempts, back-off and timeout used when posting receipts."""
-    with _emulator(request).store.transaction() as conn:
+    with _emulator(request).store.read() as conn:
         return receipt_sender.dispatch_settings(conn).to_json()
 
 
