@@ -160,45 +160,63 @@ def _apply_notification_quotas(
         return devices
     day = quotas.day_start(now_ms)
     marketing = [device for device in devices if device.effective_category == _MARKETING]
-    refused: dict[int, ReceiptResult] = {}
-    if marketing:
-        used = quotas.device_counts(conn, _MARKETING_COUNTER, day, (d.device_id for d in marketing))
-        limits = app_settings(conn, {device.app_id for device in marketing})
-        for device in marketing:
-            if used.get(device.device_id, 0) >= limits[device.app_id].marketing_daily_limit:
-                refused[device.device_id] = R.SCENARIO_FREQUENCY_LIMIT  # §13 → 256
-    capped = [
-        device
-        for device in devices
-        if device.device_id not in refused
-        and states.get(device.device_id, DEFAULT_DEVICE_STATE).daily_cap is not None
-    ]
-    if capped:
-        used = quotas.device_counts(conn, _DEVICE_CAP_COUNTER, day, (d.device_id for d in capped))
-        for device in capped:
-            cap = states[device.device_id].daily_cap
-            assert cap is not None
-            if used.get(device.device_id, 0) >= cap:
-                refused[device.device_id] = R.DEVICE_FREQUENCY_CONTROL  # §13 → 102
-    if not refused:
-        delivered = devices
-    else:
-        delivered = [device for device in devices if device.device_id not in refused]
-        outcomes.extend(
-            Outcome(facts, device, refused[device.device_id], now_ms)
+    refused = _marketing_refusals(conn, marketing, day)
+    capped = (
+        [
+            device
             for device in devices
-            if device.device_id in refused
-        )
-    quotas.add_device_counts(
-        conn,
-        _MARKETING_COUNTER,
-        day,
-        (device.device_id for device in delivered if device.effective_category == _MARKETING),
+            if device.device_id not in refused
+            and states.get(device.device_id, DEFAULT_DEVICE_STATE).daily_cap is not None
+        ]
+        if states
+        else []
     )
+    refused |= _device_cap_refusals(conn, capped, states, day)
+    delivered = [device for device in devices if device.device_id not in refused]
+    outcomes += [
+        Outcome(facts, device, refused[device.device_id], now_ms)
+        for device in devices
+        if device.device_id in refused
+    ]
+    if marketing:
+        counted = [device.device_id for device in marketing if device.device_id not in refused]
+        quotas.add_device_counts(conn, _MARKETING_COUNTER, day, counted)
     if capped:
-        counted = {device.device_id for device in capped} - refused.keys()
-        quotas.add_device_counts(conn, _DEVICE_CAP_COUNTER, day, sorted(counted))
+        counted = [device.device_id for device in capped if device.device_id not in refused]
+        quotas.add_device_counts(conn, _DEVICE_CAP_COUNTER, day, counted)
     return delivered
+
+
+def _marketing_refusals(
+    conn: sqlite3.Connection, marketing: list[TargetDevice], day: int
+) -> dict[int, ReceiptResult]:
+    """§5.2 / §13: MARKETING notifications beyond the app's daily limit per device → 256."""
+    if not marketing:
+        return {}
+    used = quotas.device_counts(conn, _MARKETING_COUNTER, day, (d.device_id for d in marketing))
+    limits = app_settings(conn, {device.app_id for device in marketing})
+    return {
+        device.device_id: R.SCENARIO_FREQUENCY_LIMIT
+        for device in marketing
+        if used.get(device.device_id, 0) >= limits[device.app_id].marketing_daily_limit
+    }
+
+
+def _device_cap_refusals(
+    conn: sqlite3.Connection,
+    capped: list[TargetDevice],
+    states: Mapping[int, DeviceState],
+    day: int,
+) -> dict[int, ReceiptResult]:
+    """§13: notifications beyond a device's own daily cap → 102 (device frequency control)."""
+    if not capped:
+        return {}
+    used = quotas.device_counts(conn, _DEVICE_CAP_COUNTER, day, (d.device_id for d in capped))
+    return {
+        device.device_id: R.DEVICE_FREQUENCY_CONTROL
+        for device in capped
+        if used.get(device.device_id, 0) >= (states[device.device_id].daily_cap or 0)
+    }
 
 
 # --- widgets (push-type 1, spec §6) -------------------------------------------------------
