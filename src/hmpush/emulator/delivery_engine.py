@@ -110,7 +110,9 @@ def deliver(
         ]
         if offline:
             online = [d for d in travelling if states.get(d.device_id, DEFAULT_DEVICE_STATE).online]
-            outcomes += offline_cache.hold(conn, facts, offline, now_ms)
+            outcomes += offline_cache.hold(
+                conn, facts, offline, now_ms, with_outcomes=with_receipts
+            )
     delivered, arrived = device_rules.arrive(
         conn, facts, online, states, now_ms, delivered_outcomes=with_receipts
     )

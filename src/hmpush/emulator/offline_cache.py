@@ -48,9 +48,15 @@ _DROPPED = ReceiptResult.OFFLINE_MESSAGE_CONTROL
 
 
 def hold(
-    conn: sqlite3.Connection, facts: MessageFacts, devices: Sequence[TargetDevice], now_ms: int
+    conn: sqlite3.Connection,
+    facts: MessageFacts,
+    devices: Sequence[TargetDevice],
+    now_ms: int,
+    *,
+    with_outcomes: bool = True,
 ) -> list[Outcome]:
-    """Keep `facts` for offline devices; returns the outcomes of the messages it displaced."""
+    """Keep `facts` for offline devices; returns the outcomes of the messages it displaced
+    (left out when `with_outcomes` is False: nobody will receive their receipts)."""
     if not devices:
         return []
     device_ids = orjson.dumps([device.device_id for device in devices])
@@ -83,7 +89,7 @@ def hold(
         (device_ids,),
     )
     displaced += _overflow(conn, device_ids)
-    return _outcomes(conn, displaced, now_ms)
+    return _outcomes(conn, displaced, now_ms) if with_outcomes else []
 
 
 def _overflow(conn: sqlite3.Connection, device_ids: bytes) -> list[_Held]:
