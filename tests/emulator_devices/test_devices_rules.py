@@ -359,8 +359,11 @@ def test_inbox_reads_the_same_before_and_after_background_indexing(bench: Bench)
     with bench.store.transaction() as conn:
         assert index_inbox(conn, max_rows=4) == 3  # whole messages, at most max_rows rows
         assert index_inbox(conn, max_rows=1) == 3  # the oldest message alone is larger
-        assert index_inbox(conn) == 9
+        assert index_inbox(conn, chunk_rows=6) == 6  # chunk 1 is full: a new chunk
+        assert index_inbox(conn, chunk_rows=6) == 3
         assert index_inbox(conn) == 0
+        chunks = conn.execute("SELECT chunk, row_count FROM inbox_chunks ORDER BY chunk")
+        assert chunks.fetchall() == [(1, 6), (2, 6), (3, 3)]
     assert [bench.inbox(token) for token in tokens] == before
     assert [e["payload"]["notification"]["title"] for e in before[0]] == [f"m{i}" for i in range(5)]
 

@@ -81,6 +81,8 @@ CREATE TABLE IF NOT EXISTS inbox_chunks (
 # `inbox` sorted by device within chunks of at most `CHUNK_ROWS` rows: filling a chunk rewrites
 # only that chunk, and reading a device's inbox is one index seek per chunk plus the log.
 CHUNK_ROWS = 50_000
+# Rows moved per transaction: bounds how long one move holds the writer (senders wait for it).
+MOVE_ROWS = 10_000
 
 _TEST_COUNTER = "test_requests"
 BACKGROUND_INTERVAL_SECONDS = 0.2
@@ -194,16 +196,18 @@ def bring_online(conn: sqlite3.Connection, device_id: int, now_ms: int) -> dict[
     return {"delivered": delivered, "not_delivered": dropped}
 
 
-def index_inbox(conn: sqlite3.Connection, max_rows: int = CHUNK_ROWS) -> int:
-    """Move logged inbox rows, whole messages at a time, into the newest chunk that has room
-    (at most `max_rows` rows per chunk; the oldest message alone if it is larger)."""
+def index_inbox(
+    conn: sqlite3.Connection, max_rows: int = MOVE_ROWS, chunk_rows: int = CHUNK_ROWS
+) -> int:
+    """Move up to `max_rows` logged inbox rows, whole messages at a time (the oldest message
+    alone if it is larger), into the newest chunk that has room for `chunk_rows` rows."""
     latest = conn.execute(
         "SELECT chunk, row_count FROM inbox_chunks ORDER BY chunk DESC LIMIT 1"
     ).fetchone()
-    if latest is None or latest[1] >= max_rows:
-        chunk, room = (1 if latest is None else latest[0] + 1), max_rows
+    if latest is None or latest[1] >= chunk_rows:
+        chunk, room = (1 if latest is None else latest[0] + 1), min(max_rows, chunk_rows)
     else:
-        chunk, room = latest[0], max_rows - latest[1]
+        chunk, room = latest[0], min(max_rows, chunk_rows - latest[1])
     boundary = conn.execute(
         "SELECT msg_id FROM inbox_log ORDER BY msg_id LIMIT 1 OFFSET ?", (room,)
     ).fetchone()
@@ -280,13 +284,13 @@ def expire_offline(conn: sqlite3.Connection, now_ms: int) -> int:
     return len(outcomes)
 
 
-_INDEX_CHUNKS_PER_ROUND = 8
+_INDEX_MOVES_PER_ROUND = 8
 
 
 async def tick(emulator: Any, client: httpx2.AsyncClient) -> dict[str, int]:
     """One round of background work: index inboxes, expire offline messages, post receipts."""
     indexed = 0
-    for _ in range(_INDEX_CHUNKS_PER_ROUND):  # bounded chunks, so senders wait little
+    for _ in range(_INDEX_MOVES_PER_ROUND):  # short moves, so senders wait little
         with emulator.store.transaction() as conn:
             moved = index_inbox(conn)
         indexed += moved
