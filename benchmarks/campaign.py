@@ -139,10 +139,20 @@ def run_campaign(key: str, endpoint: str, tokens: str, out: str) -> None:
                 "planningSeconds": durations["planningSeconds"],
                 "sendingSeconds": durations["sendingSeconds"],
                 "cpuSeconds": usage.ru_utime + usage.ru_stime,
-                "peakRssMiB": usage.ru_maxrss / 1024,
+                "peakRssMiB": _peak_rss_mib(),
             }
         ).decode()
     )
+
+
+def _peak_rss_mib() -> float:
+    """This process's own peak RSS: VmHWM, which (unlike `ru_maxrss`) is not inherited from the
+    parent at fork, so a big parent cannot inflate the figure."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # --- orchestration ------------------------------------------------------------------------------
@@ -214,7 +224,10 @@ def bench_server(work: Path, size: int) -> dict[str, Any]:
     """A campaign of `size` tokens to the local Push server, every token a registered device."""
     from hmpush.testing import EmulatorServer, server_handle
 
-    with EmulatorServer(work / "emulator-data") as server:
+    data_dir = work / "emulator-data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    with EmulatorServer(data_dir) as server:
         handle, close = server_handle(server.base_url)
         try:
             tokens: list[str] = []

@@ -10,7 +10,7 @@ import pytest
 
 from hmpush.fanout import TokenInputError
 from hmpush.fanout._plan import PlanReport, plan_campaign
-from hmpush.fanout._state import BatchState, CampaignState, open_engine
+from hmpush.fanout._state import BatchState, open_state
 from hmpush.messages import is_plausible_token
 
 TOKENS = [f"MAMzLgEAAAAtoken{index:06d}xyz" for index in range(2500)]
@@ -21,7 +21,7 @@ def _plan(
 ) -> tuple[PlanReport, list[list[str]]]:
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
-    state = CampaignState(open_engine(out))
+    state = open_state(out)
     try:
         state.create_campaign("fingerprint", "test", 0, "tokens", None)
         report = plan_campaign(
@@ -127,3 +127,22 @@ def test_missing_or_unreadable_token_file_is_a_clear_error(tmp_path: Path) -> No
         _plan(tmp_path, tmp_path / "nope.txt")
     with pytest.raises(TokenInputError, match="it is a directory"):
         _plan(tmp_path, tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["file", "stream", "lines"])
+def test_line_numbers_stay_right_across_megabyte_chunks(tmp_path: Path, kind: str) -> None:
+    long_tokens = [f"MAMzLgEAAAA{index:08d}" + "x" * 120 for index in range(12_000)]
+    lines = [*long_tokens[:9000], "bad line", *long_tokens[9000:], "", "also bad"]
+    text = "\n".join(lines) + "\n"
+    source: object
+    if kind == "file":
+        source = tmp_path / "tokens.txt"
+        source.write_text(text)  # type: ignore[attr-defined]
+    elif kind == "stream":
+        source = io.BytesIO(text.encode())
+    else:
+        source = lines
+    report, batches = _plan(tmp_path, source)
+    assert [token for batch in batches for token in batch] == long_tokens
+    assert [item.line for item in report.first_rejected] == [9001, 12_003]
+    assert (report.lines, report.blank_lines) == (12_003, 1)

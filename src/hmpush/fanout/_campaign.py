@@ -83,7 +83,7 @@ from hmpush.fanout._state import (
     BatchState,
     CampaignState,
     now_ms,
-    open_engine,
+    open_state,
     split_tokens,
 )
 from hmpush.messages import PreparedMessage, is_plausible_token, prepare
@@ -315,7 +315,7 @@ class Campaign:
                 "another output directory"
             ) from None
         self._lock = lock
-        self._state = CampaignState(open_engine(self.out_dir))
+        self._state = open_state(self.out_dir)
 
     def _close(self) -> None:
         self._files.close()
@@ -375,6 +375,7 @@ class Campaign:
             raise CampaignError(
                 f"{report.describe()}\nnothing was sent: some lines cannot be tokens (strict)"
             )
+        self.state.make_plan_durable()
         self.state.update_campaign(
             planned=True,
             lines=report.lines,

@@ -65,7 +65,7 @@ def describe_source(source: TokenInput) -> tuple[str, int | None]:
 
 
 def open_source(source: TokenInput) -> tuple[Iterable[bytes], BinaryIO | None]:
-    """Raw lines of the source, and the file to close afterwards (None if the caller owns it)."""
+    """The source as bytes (a file, or lines), and the file to close afterwards (or None)."""
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         if path.is_dir():
@@ -93,68 +93,81 @@ def choose_format(name: str, requested: InputFormat, first_line: bytes | None) -
 
 
 def iter_tokens(
-    raw_lines: Iterable[bytes],
+    raw: Iterable[bytes],
     name: str,
     requested: InputFormat,
     counts: InputCounts,
     is_plausible: Callable[[str], bool],
 ) -> Iterator[list[str] | RejectedLine]:
     """Yield lists of tokens, and a `RejectedLine` for each bad line, in input order."""
-    lines = iter(raw_lines)
-    leading: list[bytes] = []
-    first_line: bytes | None = None
-    for raw in lines:
-        leading.append(raw)
-        if raw.strip():
-            first_line = raw
-            break
-    chained = itertools.chain(leading, lines)
+    chunks = _chunks(raw)
+    first = next(chunks, b"")
+    first_line = next((line for line in first.split(b"\n") if line.strip()), None)
+    chained = itertools.chain([first], chunks)
     if choose_format(name, requested, first_line) == "csv":
-        yield from _iter_csv(chained, counts, is_plausible)
+        lines = (line for chunk in chained for line in chunk.splitlines(keepends=True))
+        yield from _iter_csv(lines, counts, is_plausible)
     else:
         yield from _iter_text(chained, counts, is_plausible)
 
 
+def _chunks(raw: Iterable[bytes]) -> Iterator[bytes]:
+    """The input in pieces of about 1 MiB, each ending at a line break (but maybe the last)."""
+    read = getattr(raw, "read", None)
+    if read is None:
+        yield from _chunks_of_lines(raw)
+        return
+    rest = b""
+    while data := read(BLOCK_BYTES):
+        data = rest + data
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield data[:cut]
+        rest = data[cut:]
+    if rest:
+        yield rest
+
+
+def _chunks_of_lines(lines: Iterable[bytes]) -> Iterator[bytes]:
+    pending: list[bytes] = []
+    size = 0
+    for line in lines:
+        if not line.endswith(b"\n"):
+            line += b"\n"
+        pending.append(line)
+        size += len(line)
+        if size >= BLOCK_BYTES:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
 def _iter_text(
-    lines: Iterable[bytes], counts: InputCounts, is_plausible: Callable[[str], bool]
+    chunks: Iterable[bytes], counts: InputCounts, is_plausible: Callable[[str], bool]
 ) -> Iterator[list[str] | RejectedLine]:
-    """Text lines in blocks: a block of good tokens costs a few C-level passes, not a loop."""
+    """Text in chunks: a chunk of good tokens costs a few C-level passes, not a loop per line."""
     number = 0
-    for block in _blocks(lines):
+    for chunk in chunks:
+        complete = chunk.endswith(b"\n")
         try:
-            texts = b"".join(block).decode().split("\n")
+            texts = chunk.decode().split("\n")
         except UnicodeDecodeError:
-            texts = []
-        if block[-1].endswith(b"\n"):
-            del texts[-1:]  # the empty text after the block's last newline
-        if texts and len(texts) == len(block):
+            texts = None
+        if texts is not None:
+            if complete:
+                texts.pop()
             tokens = [text.strip() for text in texts]
             if all(map(is_plausible, tokens)):
                 number += len(tokens)
                 yield tokens
                 continue
-        yield from _check_lines(block, number, counts, is_plausible)
-        number += len(block)
+        lines = chunk.split(b"\n")
+        if complete:
+            lines.pop()
+        yield from _check_lines(lines, number, counts, is_plausible)
+        number += len(lines)
     counts.lines = number
-
-
-def _blocks(lines: Iterable[bytes]) -> Iterator[list[bytes]]:
-    """Consecutive lines in lists of about 1 MiB."""
-    readlines = getattr(lines, "readlines", None)
-    if readlines is not None:
-        while block := readlines(BLOCK_BYTES):
-            yield block
-        return
-    pending: list[bytes] = []
-    size = 0
-    for line in lines:
-        pending.append(line)
-        size += len(line)
-        if size >= BLOCK_BYTES:
-            yield pending
-            pending, size = [], 0
-    if pending:
-        yield pending
 
 
 def _check_lines(

@@ -8,9 +8,11 @@ Tables:
   state: PLANNED → IN_FLIGHT → DONE, or UNKNOWN when a request's outcome could not be learned.
   A DONE batch carries its outcome (request id, code, counts and the failed tokens with their
   reasons) written in the one transaction that marks it DONE.
-- `batch_tokens`: each batch's tokens (newline-joined, in input order), written once while
-  planning. Kept apart from `batches` because SQLite rewrites a whole row, overflow pages and
-  all, on any update: with the 130 kB token list in the row, each state change cost ~1 ms.
+- the token lists themselves live beside the database in `tokens.spool`: each batch's tokens,
+  newline-joined in input order, appended once while planning (and fsynced before the plan is
+  marked complete); `batches` holds each list's offset and length. Inside SQLite a 130 kB list
+  cost twice: written to the WAL and again at checkpoint, and rewritten with its row (overflow
+  pages and all) on every state change (~1 ms each).
 - `duplicates`: during planning only, the positions of repeated tokens found after reading.
 
 Everything per token lives in the batch rows, so the database stays small and every statement on
@@ -31,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 STATE_FILE = "campaign.sqlite"
+SPOOL_FILE = "tokens.spool"
 SCHEMA_VERSION = 1
 
 metadata = sa.MetaData()
@@ -72,6 +75,8 @@ batches_table = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("spool_offset", sa.BigInteger, nullable=False),
+    sa.Column("spool_length", sa.Integer, nullable=False),
     sa.Column("state", sa.Integer, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("sent_at_ms", sa.BigInteger),
@@ -83,13 +88,6 @@ batches_table = sa.Table(
     sa.Column("failures", sa.LargeBinary),  # orjson {token: reason}, NULL when none failed
     sa.Column("duration_ms", sa.Integer),
     sa.Index("batches_state", "state", "id"),
-)
-
-batch_tokens_table = sa.Table(
-    "batch_tokens",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("tokens", sa.LargeBinary, nullable=False),
 )
 
 duplicates_table = sa.Table(
@@ -153,9 +151,11 @@ def open_engine(out_dir: Path) -> Engine:
 class CampaignState:
     """Reads and writes the campaign's state; every method is one short transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, spool_path: Path) -> None:
         self.engine = engine
         self.connection: Connection = engine.connect()
+        self._spool = os.open(spool_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self._spool_end = os.fstat(self._spool).st_size
         self._mark_in_flight = (
             batches_table.update()
             .where(batches_table.c.id == sa.bindparam("batch_id"))
@@ -192,14 +192,15 @@ class CampaignState:
                 invalid_bytes=sa.bindparam("invalid_bytes"),
             )
         )
-        self._batch_tokens = sa.select(batch_tokens_table.c.tokens).where(
-            batch_tokens_table.c.id == sa.bindparam("batch_id")
-        )
+        self._batch_place = sa.select(
+            batches_table.c.spool_offset, batches_table.c.spool_length
+        ).where(batches_table.c.id == sa.bindparam("batch_id"))
 
     def close(self) -> None:
-        """Release the connection and the engine."""
+        """Release the connection, the engine and the spool."""
         self.connection.close()
         self.engine.dispose()
+        os.close(self._spool)
 
     # --- the campaign row ---------------------------------------------------------------
 
@@ -252,30 +253,50 @@ class CampaignState:
         """Forget a plan that was interrupted before it was complete (nothing was sent)."""
         with self.connection.begin():
             self.connection.execute(batches_table.delete())
-            self.connection.execute(batch_tokens_table.delete())
             self.connection.execute(duplicates_table.delete())
+        os.ftruncate(self._spool, 0)
+        self._spool_end = 0
 
     def insert_batches(self, rows: Sequence[dict[str, Any]]) -> None:
         """Add planned batches (`id`, `tokens`, `size`) in one transaction."""
+        if not rows:
+            return
+        records = []
+        for row in rows:
+            offset, length = self._append_to_spool(row["tokens"])
+            records.append(
+                {
+                    "id": row["id"],
+                    "size": row["size"],
+                    "spool_offset": offset,
+                    "spool_length": length,
+                    "state": BatchState.PLANNED,
+                    "attempts": 0,
+                    "accepted": 0,
+                    "failed": 0,
+                }
+            )
         with self.connection.begin():
-            self.connection.execute(
-                batches_table.insert(),
-                [
-                    {
-                        "id": row["id"],
-                        "size": row["size"],
-                        "state": BatchState.PLANNED,
-                        "attempts": 0,
-                        "accepted": 0,
-                        "failed": 0,
-                    }
-                    for row in rows
-                ],
-            )
-            self.connection.execute(
-                batch_tokens_table.insert(),
-                [{"id": row["id"], "tokens": row["tokens"]} for row in rows],
-            )
+            self.connection.execute(batches_table.insert(), records)
+
+    def _append_to_spool(self, blob: bytes) -> tuple[int, int]:
+        offset = self._spool_end
+        view = memoryview(blob)
+        while view:
+            written = os.write(self._spool, view)
+            view = view[written:]
+        self._spool_end += len(blob)
+        return offset, len(blob)
+
+    def _read_spool(self, offset: int, length: int) -> bytes:
+        blob = os.pread(self._spool, length, offset)
+        if len(blob) != length:
+            raise OSError(f"{SPOOL_FILE} is shorter than the state says; the plan is damaged")
+        return blob
+
+    def make_plan_durable(self) -> None:
+        """fsync the token lists before the plan is recorded as complete."""
+        os.fsync(self._spool)
 
     def insert_duplicates(self, seqs: Sequence[int]) -> None:
         """Record positions of repeated tokens found while planning."""
@@ -294,29 +315,24 @@ class CampaignState:
         """Rewrite a planned batch's token list (after removing repeated tokens)."""
         with self.connection.begin():
             if size:
+                offset, length = self._append_to_spool(tokens)
                 self.connection.execute(
-                    batches_table.update().where(batches_table.c.id == batch_id).values(size=size)
-                )
-                self.connection.execute(
-                    batch_tokens_table.update()
-                    .where(batch_tokens_table.c.id == batch_id)
-                    .values(tokens=tokens)
+                    batches_table.update()
+                    .where(batches_table.c.id == batch_id)
+                    .values(size=size, spool_offset=offset, spool_length=length)
                 )
             else:
                 self.connection.execute(
                     batches_table.delete().where(batches_table.c.id == batch_id)
-                )
-                self.connection.execute(
-                    batch_tokens_table.delete().where(batch_tokens_table.c.id == batch_id)
                 )
 
     # --- sending --------------------------------------------------------------------------
 
     def batch_tokens(self, batch_id: int) -> list[str]:
         """The tokens of one batch, in input order."""
-        blob = self.connection.execute(self._batch_tokens, {"batch_id": batch_id}).scalar_one()
+        offset, length = self.connection.execute(self._batch_place, {"batch_id": batch_id}).one()
         self.connection.commit()
-        return split_tokens(blob)
+        return split_tokens(self._read_spool(offset, length))
 
     def count_batches(self) -> int:
         """How many batches the plan holds."""
@@ -340,8 +356,7 @@ class CampaignState:
         """Every batch in `state`, with its tokens (used for the few in-flight ones)."""
         rows = (
             self.connection.execute(
-                sa.select(batches_table, batch_tokens_table.c.tokens)
-                .join(batch_tokens_table, batch_tokens_table.c.id == batches_table.c.id)
+                sa.select(batches_table)
                 .where(batches_table.c.state == state)
                 .order_by(batches_table.c.id)
             )
@@ -349,7 +364,10 @@ class CampaignState:
             .all()
         )
         self.connection.commit()
-        return [dict(row) for row in rows]
+        return [
+            {**row, "tokens": self._read_spool(row["spool_offset"], row["spool_length"])}
+            for row in rows
+        ]
 
     def mark_in_flight(self, batch_id: int) -> int:
         """Record durably that this batch is about to go on the wire; returns the time stamp."""
@@ -420,37 +438,40 @@ class CampaignState:
             batches_table.c.failed,
             batches_table.c.failures,
         ]
-        query = sa.select(*columns)
         if with_tokens:
-            query = query.add_columns(batch_tokens_table.c.tokens).join(
-                batch_tokens_table, batch_tokens_table.c.id == batches_table.c.id
-            )
-        query = query.where(batches_table.c.state == BatchState.DONE).order_by(batches_table.c.id)
+            columns += [batches_table.c.spool_offset, batches_table.c.spool_length]
+        query = (
+            sa.select(*columns)
+            .where(batches_table.c.state == BatchState.DONE)
+            .order_by(batches_table.c.id)
+        )
         # A separate connection, so the rows stream while this one stays free.
         with self.engine.connect() as reader:
             for row in reader.execute(query).mappings():
-                yield dict(row)
+                item = dict(row)
+                if with_tokens:
+                    item["tokens"] = self._read_spool(row["spool_offset"], row["spool_length"])
+                yield item
 
     def iter_batches(self) -> Iterator[tuple[int, list[str]]]:
         """Every batch's id and tokens, in id order."""
-        query = sa.select(batch_tokens_table.c.id, batch_tokens_table.c.tokens).order_by(
-            batch_tokens_table.c.id
-        )
+        query = sa.select(
+            batches_table.c.id, batches_table.c.spool_offset, batches_table.c.spool_length
+        ).order_by(batches_table.c.id)
         with self.engine.connect() as reader:
-            for batch_id, blob in reader.execute(query):
-                yield int(batch_id), split_tokens(blob)
+            for batch_id, offset, length in reader.execute(query):
+                yield int(batch_id), split_tokens(self._read_spool(offset, length))
 
     def iter_tokens_in(self, state: BatchState) -> Iterator[str]:
         """Every token of the batches in `state`."""
         query = (
-            sa.select(batch_tokens_table.c.tokens)
-            .join(batches_table, batches_table.c.id == batch_tokens_table.c.id)
+            sa.select(batches_table.c.spool_offset, batches_table.c.spool_length)
             .where(batches_table.c.state == state)
             .order_by(batches_table.c.id)
         )
         with self.engine.connect() as reader:
-            for (blob,) in reader.execute(query):
-                yield from split_tokens(blob)
+            for offset, length in reader.execute(query):
+                yield from split_tokens(self._read_spool(offset, length))
 
 
 def split_tokens(blob: bytes) -> list[str]:
@@ -463,20 +484,6 @@ def join_tokens(tokens: Sequence[str]) -> bytes:
     return "\n".join(tokens).encode()
 
 
-def state_path(out_dir: Path) -> Path:
-    """Where the state file of a campaign writing to `out_dir` lives."""
-    return out_dir / STATE_FILE
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a file's creation durable (best effort; not every platform allows it)."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+def open_state(out_dir: Path) -> CampaignState:
+    """The state of the campaign writing to `out_dir` (database and token spool)."""
+    return CampaignState(open_engine(out_dir), out_dir / SPOOL_FILE)
