@@ -14,7 +14,7 @@ from campaign_helpers import (
 )
 
 from hmpush.client import AsyncPushClient
-from hmpush.fanout import Campaign, CampaignOutcome, CampaignProgress
+from hmpush.fanout import Campaign, CampaignError, CampaignOutcome, CampaignProgress
 from hmpush.testing import EmulatorHandle
 
 pytestmark = pytest.mark.anyio
@@ -124,3 +124,23 @@ async def test_flow_control_503_lowers_the_rate_and_the_batch_is_sent_again(
     assert data["outcomes"]["accepted"] == 3000 and data["complete"] is True
     assert sorted(request["success"] for request in hmpush_emulator.requests()) == [1000] * 3
     assert all(len(hmpush_emulator.inbox(token)) == 1 for token in good[::97])
+
+
+async def test_a_refused_plan_is_redone_and_a_changed_list_is_refused_on_resume(
+    hmpush_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    good = hmpush_emulator.create_devices(1500)
+    tokens_file = write_lines(tmp_path / "tokens.txt", [*good[:700], "not a token", *good[700:]])
+    out = tmp_path / "out"
+    async with _client(hmpush_emulator) as client:
+        with pytest.raises(CampaignError, match="line 701: 'not a token'"):
+            await Campaign(client, notification_message(), tokens_file, out, strict=True).run()
+        assert hmpush_emulator.requests() == []
+        await Campaign(client, notification_message(), tokens_file, out).run()
+        assert sorted(line["token"] for line in outcomes(out)) == sorted(good)
+        assert summary(out)["input"]["rejectedLines"] == 1
+
+        write_lines(tokens_file, [*good, "MAMzLgEAAAAoneMoreTokenAddedLater"])
+        with pytest.raises(CampaignError, match="changed since this campaign was planned"):
+            await Campaign(client, notification_message(), tokens_file, out).run()
+    assert len(hmpush_emulator.requests()) == 2

@@ -12,7 +12,7 @@ async with AsyncPushClient("key.json", retry=Campaign.client_retry_policy()) as 
 Run the same code again after a crash and it resumes; see `hmpush.fanout._campaign` for the
 exact guarantee. Results land in the output directory (`outcomes.jsonl`, `invalid-tokens.txt`,
 `unknown-tokens.txt`, `rejected-lines.jsonl`, `summary.json`) beside the state
-(`campaign.sqlite`).
+(`campaign.sqlite`, `tokens.spool`).
 """
 
 from __future__ import annotations

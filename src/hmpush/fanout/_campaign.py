@@ -1,6 +1,6 @@
 """`Campaign`: one message to a token list of any size, at a global rate, resumable after a crash.
 
-How a campaign runs (all state in `<out>/campaign.sqlite`, see `_state`):
+How a campaign runs (state in `<out>/campaign.sqlite` and `<out>/tokens.spool`, see `_state`):
 
 1. **Plan** (nothing is sent yet): the token list is read once into batches of at most
    `max_tokens_per_request` tokens; blank lines, repeated tokens and lines that cannot be tokens
