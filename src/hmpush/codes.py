@@ -138,9 +138,12 @@ INTERNAL_SERVER_ERROR = BusinessCode(
     "500", 500, "Internal server error.", Family.SERVER, True
 )
 NOT_FOUND = BusinessCode("404", 404, "Service not found, check the URI.", Family.PAYLOAD)
+METHOD_NOT_ALLOWED = BusinessCode(
+    "405", 405, "Method not allowed, messages:send takes POST.", Family.PAYLOAD
+)
 HTTP_ONLY_CODES: dict[int, BusinessCode] = {
     entry.http_status: entry
-    for entry in (FLOW_CONTROL, BAD_GATEWAY, INTERNAL_SERVER_ERROR, NOT_FOUND)
+    for entry in (FLOW_CONTROL, BAD_GATEWAY, INTERNAL_SERVER_ERROR, NOT_FOUND, METHOD_NOT_ALLOWED)
 }
 
 

@@ -265,3 +265,14 @@ async def test_unknown_path_answers_huawei_shaped_404(
         )
     answer = answer_of(response)
     assert (response.status_code, answer["code"]) == (404, "404")
+
+
+async def test_wrong_method_answers_huawei_shaped_405(
+    emulator: EmulatorHandle, any_sender: Sender
+) -> None:
+    import httpx2
+
+    async with httpx2.AsyncClient(transport=emulator.transport) as client:
+        response = await client.get(emulator.send_url, headers=any_sender.headers("0"))
+    answer = answer_of(response)
+    assert (response.status_code, answer["code"]) == (405, "405")

@@ -247,6 +247,8 @@ async def _http_error(request: Request, error: Exception) -> Response:
     if request.url.path.startswith("/admin"):
         return JSONResponse({"detail": error.detail}, error.status_code, headers=error.headers)
     # Outside the admin API the server answers as Huawei's does: {code, msg, requestId}.
-    entry = codes.HTTP_ONLY_CODES.get(error.status_code, codes.NOT_FOUND)
+    entry = codes.HTTP_ONLY_CODES.get(error.status_code)
+    if entry is None:  # no Huawei-shaped answer for this status: keep Starlette's own
+        return JSONResponse({"detail": error.detail}, error.status_code, headers=error.headers)
     reply = reply_for(entry, new_request_id())
     return Response(reply.body, error.status_code, media_type="application/json")

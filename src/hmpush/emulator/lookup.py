@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from hmpush.emulator import registry
 from hmpush.emulator.delivery import TargetDevice
 from hmpush.emulator.registry import AppRecord, DeviceRecord
+from hmpush.messages import is_plausible_token
 
 __all__ = ["KnownDevice", "TargetLookup"]
 
@@ -57,7 +58,9 @@ class TargetLookup:
     def devices(self, conn: sqlite3.Connection, tokens: Sequence[str]) -> dict[str, KnownDevice]:
         """The registered devices among `tokens` (unknown tokens are simply absent)."""
         cache = self._devices
-        missing = [token for token in tokens if token not in cache]
+        # A string that cannot be a token is never looked up (it fails tokenFormatError, as an
+        # unregistered token does).
+        missing = [token for token in tokens if token not in cache and is_plausible_token(token)]
         if missing:
             if len(cache) + len(missing) > _MAX_CACHED_DEVICES:
                 cache.clear()

@@ -295,18 +295,6 @@ def get_app(conn: sqlite3.Connection, app_id: int) -> AppRecord:
     return _app_from_row(row)
 
 
-def get_apps(conn: sqlite3.Connection, app_ids: Iterable[int]) -> dict[int, AppRecord]:
-    """Several apps by id in one query."""
-    ids = list(app_ids)
-    if not ids:
-        return {}
-    rows = conn.execute(
-        f"SELECT {_APP_COLUMNS} FROM apps WHERE id IN (SELECT value FROM json_each(?))",
-        (orjson.dumps(ids).decode(),),
-    ).fetchall()
-    return {record.app_id: record for record in map(_app_from_row, rows)}
-
-
 def list_apps(conn: sqlite3.Connection, project_id: str | None = None) -> list[AppRecord]:
     """Apps of one project (or all), oldest first."""
     if project_id is None:
