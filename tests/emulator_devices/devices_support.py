@@ -127,14 +127,21 @@ class Bench:
         validated = validate_request(push_type, body)
         request_id = f"req{next(_request_numbers)}"
         with self.store.transaction() as conn:
-            apps = registry.get_apps(conn, {self.app.app_id})
-            known = registry.devices_by_token(conn, tokens)
+            known = {
+                row[0]: row[1:]
+                for row in conn.execute(
+                    "SELECT d.token, d.id, d.app_id, a.bundle_name"
+                    " FROM devices d JOIN apps a ON a.id = d.app_id"
+                    " WHERE d.token IN (SELECT value FROM json_each(?))",
+                    (orjson.dumps(tokens),),
+                )
+            }
             targets = [
                 delivery.TargetDevice(
                     device_id=known[token][0],
                     token=token,
                     app_id=known[token][1],
-                    bundle_name=apps.get(known[token][1], self.app).bundle_name,
+                    bundle_name=known[token][2],
                     effective_category=validated.category,
                 )
                 for token in tokens

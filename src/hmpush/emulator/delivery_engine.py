@@ -35,7 +35,19 @@ from hmpush.emulator.device_state import (
     test_message_daily_quota,
 )
 
-__all__ = ["bring_online", "deliver", "inbox", "run_background", "tick"]
+__all__ = [
+    "CHUNK_ROWS",
+    "INBOX_SCHEMA",
+    "MOVE_ROWS",
+    "bring_online",
+    "clock_ms",
+    "deliver",
+    "expire_offline",
+    "inbox",
+    "index_inbox",
+    "run_background",
+    "tick",
+]
 
 logger = logging.getLogger(__name__)
 

@@ -29,12 +29,20 @@ from hmpush.emulator.delivery_model import (
 from hmpush.emulator.device_state import DEFAULT_DEVICE_STATE, DeviceState, app_settings
 
 __all__ = [
+    "RULES_SCHEMA",
     "FormState",
     "LiveViewState",
     "apply_live_view",
     "arrive",
     "before_transit",
+    "created_on_device",
+    "device_live_views",
+    "load_form",
+    "load_forms",
+    "load_live_views",
     "refresh_widget",
+    "save_form",
+    "save_live_views",
 ]
 
 RULES_SCHEMA = """

@@ -19,12 +19,16 @@ from hmpush.emulator.quotas import DEFAULT_MARKETING_DAILY_LIMIT, DEFAULT_TEST_M
 __all__ = [
     "DEFAULT_APP_SETTINGS",
     "DEFAULT_DEVICE_STATE",
+    "STATE_FIELDS",
+    "STATE_SCHEMA",
     "AppSettings",
     "DeviceState",
     "app_settings",
+    "load_state",
     "load_states",
     "save_app_settings",
     "save_state",
+    "save_test_message_daily_quota",
     "test_message_daily_quota",
 ]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import orjson
 
 __all__ = [
+    "COUNTER_SCHEMA",
     "DAY_MS",
     "DEFAULT_MARKETING_DAILY_LIMIT",
     "DEFAULT_TEST_MESSAGE_DAILY_QUOTA",
@@ -26,8 +27,10 @@ __all__ = [
     "WIDGET_REMOVED_BLOCK_MS",
     "UpdateWindow",
     "add_device_counts",
+    "bump_project_count",
     "day_start",
     "device_counts",
+    "forget_old_counters",
     "live_view_update_windows",
     "widget_daily_limit",
 ]

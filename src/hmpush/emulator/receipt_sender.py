@@ -36,12 +36,26 @@ from hmpush.receipts import (
 )
 
 __all__ = [
+    "OUTBOX_STATES",
     "RECEIPT_SCHEMA",
     "DispatchReport",
     "DispatchSettings",
     "ReceiptConfig",
+    "choose_config",
+    "delete_config",
     "dispatch_due",
+    "dispatch_settings",
+    "has_configs",
+    "message_fields",
+    "new_receipt_id",
+    "outbox",
+    "project_configs",
     "queue_receipts",
+    "release_claims",
+    "save_config",
+    "save_dispatch_settings",
+    "status_json",
+    "wall_clock_ms",
 ]
 
 logger = logging.getLogger(__name__)
