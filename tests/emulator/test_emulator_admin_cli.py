@@ -210,3 +210,16 @@ def test_state_survives_a_restart_in_the_same_data_directory(tmp_path: Path) -> 
         inbox = httpx2.get(f"{second.base_url}/admin/devices/{token}/inbox")
         assert inbox.status_code == 200
     assert (tmp_path / "service-account.json").read_text() == key_before
+
+
+def test_serving_on_a_busy_port_fails_with_one_clear_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(
+            cli_app, ["emulator", "--port", str(port), "--data", str(tmp_path / "data")]
+        )
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "Traceback" not in result.output

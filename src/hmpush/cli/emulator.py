@@ -52,6 +52,7 @@ def serve_command(
 
     if rate_limit is not None and rate_limit <= 0:
         raise typer.BadParameter("must be > 0", param_hint="--rate-limit")
+    _require_free_address(host, port)
     config = EmulatorConfig(
         data_dir=data.resolve(),
         rate_limit_tokens_per_second=rate_limit,
@@ -69,6 +70,20 @@ def serve_command(
     console.print(f"send endpoint:        {base_url}/v3/{defaults.project_id}/messages:send")
     console.print(f"admin API docs:       {base_url}/docs")
     serve(config, host=host, port=port)
+
+
+def _require_free_address(host: str, port: int) -> None:
+    """Fail with one clear line (not the server's panic) when the address cannot be bound."""
+    import os
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        err_console.print(f"error: cannot listen on {host}:{port}: {reason}")
+        raise typer.Exit(EXIT_REJECTED) from None
 
 
 @emulator_app.command("devices")

@@ -113,6 +113,8 @@ def _send(
         validated = validate_request(push_type_header, body)
     except ValidationError as error:
         return _reply_for_code(error.code, error.message, request_id)
+    # Huawei does not say whether repeated tokens count twice (spec open question 8); a careful
+    # sender expects one message per device, so each distinct token is counted and sent once.
     tokens = list(dict.fromkeys(validated.tokens))
     wait = emulator.rate_limiter.acquire(project_id, len(tokens))
     if wait is not None:
