@@ -444,3 +444,30 @@ def test_device_state_and_inbox_over_a_real_server(
     dispatch_until(handle, lambda: len(plain_receiver.statuses()) == 3)
     assert results(plain_receiver)[offline] == R.DELIVERED
     assert [e["requestId"] for e in handle.inbox(offline)] == sent.request_ids
+
+
+async def test_moving_the_devices_clock_passes_quota_days_and_ttls(
+    hmpush_emulator: EmulatorHandle, plain_receiver: LoopbackReceiver
+) -> None:
+    handle = hmpush_emulator
+    handle.admin(
+        "POST", f"/projects/{handle.project_id}/receipt-configs", {"url": plain_receiver.url}
+    )
+    (token,) = handle.create_devices()
+    (offline,) = handle.create_devices(1, online=False)
+    marketing = notification("news", Category.MARKETING)
+    async with client(handle) as push:
+        today = [await push.send(marketing, [token]) for _ in range(3)]
+        held = await push.send(notification("short-lived"), [offline], ttl=60)
+        clock = handle.admin("POST", "/delivery/clock", {"advance_ms": 86_400_000})
+        assert clock["offset_ms"] == 86_400_000
+        tomorrow = await push.send(marketing, [token])
+    dispatch_until(handle, lambda: len(plain_receiver.statuses()) == 5)
+    by_request = {s["requestId"]: s["deliveryStatus"]["result"] for s in plain_receiver.statuses()}
+    assert [by_request[r.request_ids[0]] for r in today] == [0, 0, R.SCENARIO_FREQUENCY_LIMIT]
+    assert by_request[tomorrow.request_ids[0]] == R.DELIVERED
+    assert by_request[held.request_ids[0]] == R.OFFLINE_MESSAGE_CONTROL  # ttl ran out
+    assert handle.admin("GET", "/delivery/clock")["offset_ms"] == 86_400_000
+    with pytest.raises(EmulatorAdminError) as backwards:
+        handle.admin("POST", "/delivery/clock", {"advance_ms": -1})
+    assert backwards.value.status == 422

@@ -15,6 +15,7 @@ The work is split by concern:
 - `quotas`: every limit in one table, and the counters;
 - `offline_cache`: ttl, collapseKey and the 120-message cache;
 - `receipt_sender`: receipt configurations, the outbox and signed, retried dispatch;
+- `device_clock`: the devices' clock, which tests can move forward;
 - `delivery_admin`: the admin routes.
 """
 
@@ -32,6 +33,7 @@ from hmpush.emulator.delivery_engine import (
     tick,
 )
 from hmpush.emulator.delivery_model import AcceptedMessage, TargetDevice
+from hmpush.emulator.device_clock import CLOCK_SCHEMA
 from hmpush.emulator.device_rules import RULES_SCHEMA
 from hmpush.emulator.device_state import STATE_SCHEMA
 from hmpush.emulator.offline_cache import OFFLINE_SCHEMA
@@ -57,6 +59,7 @@ _SCHEMAS = (
     COUNTER_SCHEMA,
     OFFLINE_SCHEMA,
     RECEIPT_SCHEMA,
+    CLOCK_SCHEMA,
 )
 
 

@@ -13,8 +13,8 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from hmpush._redact import shorten_token
-from hmpush.emulator import device_rules, device_state, offline_cache, receipt_sender
-from hmpush.emulator.delivery_engine import bring_online, clock_ms, inbox, tick
+from hmpush.emulator import device_clock, device_rules, device_state, offline_cache, receipt_sender
+from hmpush.emulator.delivery_engine import bring_online, inbox, tick
 from hmpush.emulator.device_rules import FormState
 from hmpush.receipts import CallbackSecretError, callback_key
 
@@ -115,6 +115,12 @@ class ReceiptConfigIn(_Input):
         return self
 
 
+class ClockAdvance(_Input):
+    """How far to move the devices' clock forward."""
+
+    advance_ms: int = Field(ge=0, description="Milliseconds to add to the devices' clock.")
+
+
 class DispatchSettingsPatch(_Input):
     """How receipts are retried while a receiver is down."""
 
@@ -183,8 +189,8 @@ def read_device_state(token: str, request: Request) -> dict[str, Any]:
 def patch_device(token: str, body: DevicePatch, request: Request) -> dict[str, Any]:
     """Apply state changes; coming online delivers what waited (reported under `released`)."""
     emulator = _emulator(request)
-    now_ms = clock_ms(emulator)
     with emulator.store.transaction() as conn:
+        now_ms = device_clock.device_now_ms(conn, emulator)
         device_id, _, _ = _device_row(conn, token)
         before = device_state.load_state(conn, device_id)
         changes = {
@@ -362,3 +368,21 @@ async def dispatch_now(request: Request) -> dict[str, int]:
     """Expire offline messages and post due receipts without waiting for the background."""
     async with httpx2.AsyncClient() as client:
         return await tick(_emulator(request), client)
+
+
+@router.get("/delivery/clock", tags=["devices"], summary="The devices' clock")
+def read_clock(request: Request) -> dict[str, int]:
+    """The devices' now and how far it is ahead of the server's clock."""
+    emulator = _emulator(request)
+    with emulator.store.read() as conn:
+        offset = device_clock.offset_ms(conn)
+    return {"offset_ms": offset, "now_ms": device_clock.server_now_ms(emulator) + offset}
+
+
+@router.post("/delivery/clock", tags=["devices"], summary="Move the devices' clock forward")
+def advance_clock(body: ClockAdvance, request: Request) -> dict[str, int]:
+    """Let day quotas, ttl and live-view/widget windows pass without waiting."""
+    emulator = _emulator(request)
+    with emulator.store.transaction() as conn:
+        offset = device_clock.advance(conn, body.advance_ms)
+    return {"offset_ms": offset, "now_ms": device_clock.server_now_ms(emulator) + offset}

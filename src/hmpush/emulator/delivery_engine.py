@@ -13,13 +13,14 @@ import itertools
 import logging
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx2
 import orjson
 
 from hmpush.codes import ReceiptResult
-from hmpush.emulator import device_rules, offline_cache, quotas, receipt_sender
+from hmpush.emulator import device_clock, device_rules, offline_cache, quotas, receipt_sender
 from hmpush.emulator.delivery_model import (
     AcceptedMessage,
     MessageFacts,
@@ -40,7 +41,6 @@ __all__ = [
     "INBOX_SCHEMA",
     "MOVE_ROWS",
     "bring_online",
-    "clock_ms",
     "deliver",
     "expire_offline",
     "inbox",
@@ -105,6 +105,9 @@ def deliver(
     conn: sqlite3.Connection, message: AcceptedMessage, devices: Sequence[TargetDevice]
 ) -> None:
     """Record what each target device receives for one accepted message, and queue receipts."""
+    shift = device_clock.offset_ms(conn)
+    if shift:  # devices live on the moved clock (see `device_clock`)
+        message = replace(message, accepted_at_ms=message.accepted_at_ms + shift)
     now_ms = message.accepted_at_ms
     facts = store_message(conn, message)
     states = load_states(conn, [device.device_id for device in devices])
@@ -283,12 +286,6 @@ def _inbox_entry(row: Sequence[Any]) -> dict[str, Any]:
 # --- the background side ------------------------------------------------------------------
 
 
-def clock_ms(emulator: Any) -> int:
-    """The emulator's notion of now in ms (its `clock_ms()` if it has one, else wall time)."""
-    clock = getattr(emulator, "clock_ms", None)
-    return int(clock()) if callable(clock) else receipt_sender.wall_clock_ms()
-
-
 def expire_offline(conn: sqlite3.Connection, now_ms: int) -> int:
     """Drop held messages whose ttl ran out (receipt 15)."""
     outcomes = offline_cache.expire(conn, now_ms)
@@ -309,8 +306,8 @@ async def tick(emulator: Any, client: httpx2.AsyncClient) -> dict[str, int]:
         if moved == 0:
             break
         await asyncio.sleep(0)
-    now_ms = clock_ms(emulator)
     with emulator.store.transaction() as conn:
+        now_ms = device_clock.device_now_ms(conn, emulator)
         expired = expire_offline(conn, now_ms)
     report = await receipt_sender.dispatch_due(emulator.store, client, now_ms)
     return {"indexed": indexed, "expired": expired, **report.to_json()}
@@ -325,7 +322,7 @@ async def run_background(emulator: Any) -> None:
             try:
                 if round_number % _ROUNDS_BETWEEN_COUNTER_CLEANUPS == 0:
                     with emulator.store.transaction() as conn:
-                        quotas.forget_old_counters(conn, clock_ms(emulator))
+                        quotas.forget_old_counters(conn, device_clock.device_now_ms(conn, emulator))
                 await tick(emulator, client)
             except Exception:  # one bad round must not stop receipts for the server's lifetime
                 logger.exception("delivery background round failed; retrying")
