@@ -471,3 +471,51 @@ async def test_moving_the_devices_clock_passes_quota_days_and_ttls(
     with pytest.raises(EmulatorAdminError) as backwards:
         handle.admin("POST", "/delivery/clock", {"advance_ms": -1})
     assert backwards.value.status == 422
+
+
+async def test_receipts_for_a_deleted_config_are_recorded_as_failed(
+    hmpush_emulator: EmulatorHandle, plain_receiver: LoopbackReceiver
+) -> None:
+    handle = hmpush_emulator
+    base = f"/projects/{handle.project_id}/receipt-configs"
+    handle.admin("POST", base, {"receipt_id": "short-lived", "url": plain_receiver.url})
+    handle.admin("PATCH", "/receipts/settings", {"base_delay_ms": 60_000})
+    plain_receiver.answer_status = 500  # the first attempt fails, the retry waits a minute
+    (token,) = handle.create_devices()
+    async with client(handle) as push:
+        await push.send(notification(), [token])
+    dispatch_until(handle, lambda: len(plain_receiver.posts) == 1)
+    handle.admin("DELETE", f"{base}/short-lived")
+    handle.admin("POST", "/delivery/clock", {"advance_ms": 120_000})
+    dispatch_until(handle, lambda: len(handle.admin("GET", "/receipts/outbox?state=failed")) == 1)
+    (failed,) = handle.admin("GET", "/receipts/outbox?state=failed")
+    assert "deleted" in failed["last_error"]
+    assert len(plain_receiver.posts) == 1
+    with pytest.raises(EmulatorAdminError) as gone:
+        handle.admin("DELETE", f"{base}/short-lived")
+    assert gone.value.status == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/receipts/settings", {"max_attempts": 0}),
+        ("/apps/{app_id}/delivery", {"marketing_daily_limit": -1}),
+        ("/projects/{project_id}/delivery", {}),
+    ],
+)
+def test_bad_settings_are_refused(
+    hmpush_emulator: EmulatorHandle, path: str, body: dict[str, Any]
+) -> None:
+    handle = hmpush_emulator
+    target = path.format(app_id=handle.app_id, project_id=handle.project_id)
+    with pytest.raises(EmulatorAdminError) as refused:
+        handle.admin("PATCH", target, body)
+    assert refused.value.status == 422
+
+
+def test_outbox_state_filter_is_checked(hmpush_emulator: EmulatorHandle) -> None:
+    with pytest.raises(EmulatorAdminError) as refused:
+        hmpush_emulator.admin("GET", "/receipts/outbox?state=lost")
+    assert refused.value.status == 422
+    assert hmpush_emulator.admin("GET", "/receipts/outbox?state=failed") == []
