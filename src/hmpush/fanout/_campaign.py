@@ -53,7 +53,7 @@ import orjson
 from hmpush._redact import shorten_token
 from hmpush.client import AsyncPushClient, BatchResult, RetryPolicy
 from hmpush.client._retry import is_retryable
-from hmpush.errors import HmpushError, PushError, QuotaError, TransportError
+from hmpush.errors import HmpushError, PushError, QuotaError, TransportError, ValidationError
 from hmpush.fanout._input import (
     InputFormat,
     RejectedLine,
@@ -378,6 +378,8 @@ class Campaign:
         self.state.make_plan_durable()
         self.state.update_campaign(
             planned=True,
+            source_name=name,
+            source_size=size,
             lines=report.lines,
             blank_lines=report.blank_lines,
             header_lines=report.header_lines,
@@ -427,7 +429,12 @@ class Campaign:
             return
         placeholder = batch_tag(self._campaign_id, 0)
         options = self.message.push_options.model_copy(update={"bi_tag": placeholder})
-        self._tagged = prepare(self.message.payload, options)
+        try:
+            self._tagged = prepare(self.message.payload, options)
+        except ValidationError as error:
+            # The tag's ~40 bytes can push a message near 4096 bytes over the size rule.
+            logger.warning("batches sent without their own biTag: %s", error)
+            return
         self._placeholder = orjson.dumps(placeholder)
 
     def _message_for(self, batch_id: int) -> PreparedMessage:
