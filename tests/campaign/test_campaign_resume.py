@@ -171,3 +171,68 @@ def test_kill_9_mid_campaign_then_rerun_delivers_every_token_exactly_once(
     lost = data["lostAnswers"]
     assert lost["reportedUnknown"] == 0
     assert lost["settledFromServerRecord"] + lost["sentAgain"] >= 1
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.anyio
+async def test_unreachable_server_stops_the_campaign_and_a_rerun_sends_everything(
+    hmpush_emulator: EmulatorHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hmpush.errors import TransportError
+
+    monkeypatch.setattr("hmpush.fanout._campaign.MAX_ERROR_RETRIES", 2)
+    tokens = hmpush_emulator.create_devices(1500)
+    tokens_file = write_lines(tmp_path / "tokens.txt", tokens)
+    out = tmp_path / "out"
+    nowhere = AsyncPushClient(
+        hmpush_emulator.service_account,
+        endpoint=f"http://127.0.0.1:{_closed_port()}",
+        retry=Campaign.client_retry_policy(),
+    )
+    async with nowhere:
+        campaign = Campaign(
+            client=nowhere, message=notification_message(), tokens=tokens_file, out_dir=out
+        )
+        with pytest.raises(TransportError):
+            await campaign.run()
+    assert campaign.summary is not None
+    assert campaign.summary.data["outcomes"] == {
+        "accepted": 0, "failed": 0, "unknown": 0, "notSent": 1500,
+    }  # fmt: skip
+    async with _client(hmpush_emulator) as client:
+        await Campaign(client, notification_message(), tokens_file, out).run()
+    assert sorted(line["token"] for line in outcomes(out)) == sorted(tokens)
+    assert len(hmpush_emulator.requests()) == 2
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("policy", ["emulator", "report"])
+async def test_connection_dropped_mid_request_is_settled_within_the_same_run(
+    hmpush_emulator_server: EmulatorHandle, tmp_path: Path, policy: str
+) -> None:
+    server = hmpush_emulator_server
+    tokens = server.create_devices(3000)
+    server.add_fault(drop_connection=True, nth=2, times=1)
+    tokens_file = write_lines(tmp_path / "tokens.txt", tokens)
+    out = tmp_path / "out"
+    in_flight: InFlightPolicy = _log(server) if policy == "emulator" else "report"  # type: ignore[assignment]
+    async with _client(server) as client:
+        result = await Campaign(
+            client, notification_message(), tokens_file, out, concurrency=1, in_flight=in_flight
+        ).run()
+    data = summary(out)
+    if policy == "emulator":
+        # The server never handled the dropped request: sent again, every token once.
+        assert result.complete and result.accepted == 3000
+        assert data["lostAnswers"]["sentAgain"] == 1
+        assert sum(r["success"] for r in server.requests()) == 3000
+    else:
+        assert not result.complete and result.unknown == 1000 and result.accepted == 2000
+        assert len((out / "unknown-tokens.txt").read_text().split()) == 1000
