@@ -340,7 +340,11 @@ class EmulatorServer:
             return ""
 
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL for its whole process group)."""
+        """Stop the server (SIGTERM, then SIGKILL for its whole process group).
+
+        Unexpected server errors (answered 81000001) are logged by the server; their traces are
+        copied to stderr here, before the data directory goes away.
+        """
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.terminate()
@@ -350,6 +354,8 @@ class EmulatorServer:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+        if process is not None and "Traceback" in (log := self.log_tail(400)):
+            print(f"hmpush emulator at {self.base_url} logged errors:\n{log}", file=sys.stderr)
         if self._own_dir is not None:
             self._own_dir.cleanup()
             self._own_dir = None

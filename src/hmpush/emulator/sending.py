@@ -88,9 +88,11 @@ def handle_send(
     request_id = new_request_id()
     try:
         return _send(emulator, request_id, project_id, authorization, push_type_header, body)
-    except Exception:
+    except Exception as error:
         logger.exception("messages:send failed unexpectedly (requestId %s)", request_id)
-        return reply_for(codes.INNER_ERROR, request_id)
+        # Only the exception's type: its text could quote a token; the log has the rest.
+        detail = f"({type(error).__name__}; the server log has the details)"
+        return reply_for(codes.INNER_ERROR, request_id, codes.INNER_ERROR.format(detail))
 
 
 def _send(
