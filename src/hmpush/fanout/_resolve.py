@@ -27,6 +27,7 @@ from hmpush.errors import PushError, TransportError
 
 TAG_PREFIX = "hmpush:"
 REQUEST_LOG_LIMIT = 10_000
+CLOCK_SLACK_MS = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +88,16 @@ class EmulatorRequestLog:
             return {}
         records = await self._accepted_requests()
         by_tag = {record.get("biTag"): record for record in records}
+        # The log comes newest first and capped: a batch sent before its oldest entry may be
+        # beyond the cap, so "not there" proves nothing for it.
+        covered_since = _oldest_accepted_ms(records) if len(records) >= REQUEST_LOG_LIMIT else 0
         resolved: dict[int, Resolution] = {}
         for batch in tagged:
             record = by_tag.get(batch.tag)
-            resolved[batch.batch_id] = (
-                NOT_RECEIVED if record is None else _as_result(record, batch.tokens)
-            )
+            if record is not None:
+                resolved[batch.batch_id] = _as_result(record, batch.tokens)
+            elif batch.sent_at_ms is not None and batch.sent_at_ms >= covered_since:
+                resolved[batch.batch_id] = NOT_RECEIVED
         return resolved
 
     async def _accepted_requests(self) -> list[dict[str, object]]:
@@ -112,6 +117,13 @@ class EmulatorRequestLog:
         if not isinstance(records, list):
             raise TransportError(f"the request log at {url} is not a list")
         return [record for record in records if isinstance(record, dict)]
+
+
+def _oldest_accepted_ms(records: Sequence[Mapping[str, object]]) -> int:
+    """When the oldest request in a (capped) log was accepted; later sends are all covered."""
+    times = [value for record in records if isinstance(value := record.get("acceptedAtMs"), int)]
+    # A request is accepted after it is sent: allow for the two clocks and the time on the wire.
+    return min(times) + CLOCK_SLACK_MS if times else 2**63
 
 
 def _as_result(record: Mapping[str, object], tokens: Sequence[str]) -> BatchResult:
