@@ -223,3 +223,17 @@ def test_serving_on_a_busy_port_fails_with_one_clear_line(tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "Traceback" not in result.output
+
+
+async def test_reset_keeps_configuration() -> None:
+    from hmpush.emulator import EmulatorConfig
+    from hmpush.testing import in_process_emulator
+
+    with in_process_emulator(EmulatorConfig(test_requests_per_day=1)) as handle:
+        sender = Sender(handle)
+        handle.admin("POST", "/reset")
+        [token] = handle.create_devices(1)
+        test_body = notification_body([token], testMessage=True)
+        for _ in range(2):
+            assert answer_of(await sender.post(test_body))["code"] == "80000000"
+        assert len(handle.inbox(token)) == 1  # the configured daily quota survived the reset

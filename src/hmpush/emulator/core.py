@@ -209,8 +209,12 @@ class Emulator:
         return list_accepted_requests(self.store, project_id, limit)
 
     def reset(self) -> None:
-        """Forget everything sent (requests, devices, inboxes, quotas, faults); keep projects,
-        keys and apps so issued service-account files stay valid."""
+        """Forget everything sent (requests, devices, inboxes, counters, faults); keep projects,
+        keys, apps and configuration, so issued service-account files stay valid.
+
+        Configuration is the core's kept tables plus any table whose name ends in `_settings`
+        or `_configs` (the device side's quota and receipt settings).
+        """
         with self.store.transaction() as conn:
             tables = [
                 row[0]
@@ -220,7 +224,7 @@ class Emulator:
                 )
             ]
             for table in tables:
-                if table not in _KEPT_BY_RESET:
+                if not _kept_by_reset(table):
                     conn.execute(f'DELETE FROM "{table}"')
             self.lookup.forget()
         self.faults.clear()
@@ -231,6 +235,10 @@ class Emulator:
     def close(self) -> None:
         """Close the database."""
         self.store.close()
+
+
+def _kept_by_reset(table: str) -> bool:
+    return table in _KEPT_BY_RESET or table.endswith(("_settings", "_configs"))
 
 
 def _insert_verification_key(conn: Any, key: VerificationKey) -> None:
