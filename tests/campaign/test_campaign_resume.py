@@ -173,6 +173,36 @@ def test_kill_9_mid_campaign_then_rerun_delivers_every_token_exactly_once(
     assert lost["settledFromServerRecord"] + lost["sentAgain"] >= 1
 
 
+@pytest.mark.slow
+def test_kills_at_random_moments_from_start_never_lose_or_repeat_a_token(
+    hmpush_emulator_server: EmulatorHandle, tmp_path: Path
+) -> None:
+    server = hmpush_emulator_server
+    key = tmp_path / "key.json"
+    write_service_account(server.service_account, key)
+    message = {"pushType": 0, "payload": notification_message().payload.model_dump(by_alias=True)}
+    (tmp_path / "m.json").write_bytes(orjson.dumps(message))
+    tokens = server.create_devices(8_000)
+    server.add_fault(latency_ms=150)
+    out = tmp_path / "out"
+    command = _campaign_command(server, key, write_lines(tmp_path / "tokens.txt", tokens), out)
+    chance = random.Random(7)
+
+    for _ in range(6):  # start-up, planning, settling, sending: wherever the kill lands
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(chance.uniform(0.2, 1.6))
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+    finished = subprocess.run(command, capture_output=True, timeout=120)
+
+    assert finished.returncode == 0, finished.stderr.decode()
+    requests = server.requests()
+    assert len(requests) == 8 and len({request["biTag"] for request in requests}) == 8
+    assert sum(request["success"] for request in requests) == 8_000
+    assert sorted(line["token"] for line in outcomes(out)) == sorted(tokens)
+    assert summary(out)["complete"]
+
+
 def _closed_port() -> int:
     import socket
 
