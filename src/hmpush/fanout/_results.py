@@ -101,10 +101,14 @@ class ResultFiles:
         self._invalid = open(invalid_path, "ab", buffering=WRITE_BUFFER)  # noqa: SIM115
 
     def rebuild(self, state: CampaignState) -> tuple[int, int]:
-        """Write both files afresh from the DONE batches in the state."""
+        """Write both files afresh from the DONE batches in the state (each replaced whole)."""
+        outcomes_path = self.out_dir / OUTCOMES_FILE
+        invalid_path = self.out_dir / INVALID_TOKENS_FILE
+        fresh_outcomes = outcomes_path.with_suffix(".jsonl.tmp")
+        fresh_invalid = invalid_path.with_suffix(".txt.tmp")
         with (
-            open(self.out_dir / OUTCOMES_FILE, "wb", buffering=WRITE_BUFFER) as outcomes,
-            open(self.out_dir / INVALID_TOKENS_FILE, "wb", buffering=WRITE_BUFFER) as invalid,
+            open(fresh_outcomes, "wb", buffering=WRITE_BUFFER) as outcomes,
+            open(fresh_invalid, "wb", buffering=WRITE_BUFFER) as invalid,
         ):
             for row in state.iter_done(with_tokens=True):
                 failures = orjson.loads(row["failures"]) if row["failures"] else {}
@@ -113,7 +117,12 @@ class ResultFiles:
                 )
                 outcomes.write(lines)
                 invalid.write(bad)
-            return outcomes.tell(), invalid.tell()
+            sizes = outcomes.tell(), invalid.tell()
+        # Same lines in another order: a crash after these renames leaves files whose lengths
+        # are exactly what the state records.
+        os.replace(fresh_outcomes, outcomes_path)
+        os.replace(fresh_invalid, invalid_path)
+        return sizes
 
     def append(self, lines: bytes, invalid: bytes) -> tuple[int, int]:
         """Append a batch's lines, hand them to the OS, and return both files' lengths."""
