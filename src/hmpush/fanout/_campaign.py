@@ -18,8 +18,8 @@ The guarantee, after `kill -9` at any moment, when the same command is run again
 
 - no token is lost: every token of the list ends in exactly one of accepted, failed (with
   Huawei's reason) or unknown; the result files are cut back or rebuilt to match the state;
-- no batch whose answer was recorded is sent again, and a batch that was never handed to the
-  network is sent exactly once;
+- no batch whose answer was recorded is sent again, and a batch not yet committed IN_FLIGHT
+  (the commit comes just before its request is written) is sent exactly once;
 - the at most `concurrency` batches that were on the wire at the crash are settled by the
   `in_flight` policy: a resolver that asks a record the server keeps (`EmulatorRequestLog` for
   the local Push server: exact, so every token is delivered exactly once), or "report" (the
@@ -28,8 +28,9 @@ The guarantee, after `kill -9` at any moment, when the same command is run again
   to ask whether it accepted a request, so against it no tool can promise both at once; each
   batch carries its own `biTag` (``hmpush:<campaign>:<batch>``) so receipts can tell later.
 
-Durability is against the process dying; the state uses SQLite WAL with synchronous=NORMAL, so a
-power cut may lose the last commits, which then look like in-flight batches.
+Durability is against the process dying. The state uses SQLite WAL with synchronous=NORMAL: a
+power cut (or OS crash) may lose the last commits, and a batch whose IN_FLIGHT commit was lost
+looks never sent and may be sent twice; the token lists are fsynced before the plan is recorded.
 """
 
 from __future__ import annotations
