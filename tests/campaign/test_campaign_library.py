@@ -144,3 +144,19 @@ async def test_a_refused_plan_is_redone_and_a_changed_list_is_refused_on_resume(
         with pytest.raises(CampaignError, match="changed since this campaign was planned"):
             await Campaign(client, notification_message(), tokens_file, out).run()
     assert len(hmpush_emulator.requests()) == 2
+
+
+async def test_a_second_campaign_in_a_busy_output_directory_is_refused(
+    hmpush_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    tokens_file = write_lines(tmp_path / "tokens.txt", hmpush_emulator.create_devices(3))
+    with open(out / ".lock", "wb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a running campaign holds it
+        async with _client(hmpush_emulator) as client:
+            with pytest.raises(CampaignError, match="another hmpush campaign is running"):
+                await Campaign(client, notification_message(), tokens_file, out).run()
+    assert hmpush_emulator.requests() == []
