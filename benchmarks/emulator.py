@@ -367,6 +367,15 @@ def _report(rounds: list[list[Result]], args: argparse.Namespace) -> None:
             f"1-token send / {bare}: {rates['send, 1 token'] / rates[bare]:.0%} measured, "
             f"{per_core['send, 1 token'] / per_core[bare]:.0%} per CPU-s (goal >= 50%)"
         )
+    thousand_runs = [
+        run for results in rounds for run in results if run.name == "send, 1000 tokens"
+    ]
+    inbox_rows = 0
+    steps = []
+    for run in thousand_runs:
+        steps.append(f"{run.per_core:.0f} (after {inbox_rows / 1e6:.1f}M inbox rows)")
+        inbox_rows += run.completed * 1000
+    print("1000-token sends per CPU-s, round by round: " + ", ".join(steps))
     thousand = rates["send, 1000 tokens"]
     print(
         f"1000-token sends: {thousand:.0f}/s measured, {per_core['send, 1000 tokens']:.0f} per "
