@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,35 @@ async def test_a_second_campaign_in_a_busy_output_directory_is_refused(
             with pytest.raises(CampaignError, match="another hmpush campaign is running"):
                 await Campaign(client, notification_message(), tokens_file, out).run()
     assert hmpush_emulator.requests() == []
+
+
+async def test_cancelling_during_planning_stops_the_plan_and_the_next_run_replans(
+    hmpush_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    import asyncio
+    import sqlite3
+    import time
+
+    def slow_list() -> Iterator[str]:
+        for index in range(400_000):
+            if index % 20_000 == 0:
+                time.sleep(0.05)
+            yield f"MAMzLgEAAAAslowListToken{index:08d}"
+
+    out = tmp_path / "out"
+    async with _client(hmpush_emulator) as client:
+        running = asyncio.create_task(
+            Campaign(client, notification_message(), slow_list(), out).run()
+        )
+        await asyncio.sleep(0.2)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        with sqlite3.connect(out / "campaign.sqlite") as db:
+            assert db.execute("SELECT planned FROM campaign").fetchone() == (0,)
+        assert hmpush_emulator.requests() == []
+
+        good = hmpush_emulator.create_devices(3)
+        result = await Campaign(client, notification_message(), good, out).run()
+    assert result.complete and result.accepted == 3
+    assert not (out / ".planning").exists()

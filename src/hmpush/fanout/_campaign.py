@@ -42,6 +42,7 @@ import hashlib
 import logging
 import os
 import secrets
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -101,6 +102,10 @@ MAX_ERROR_RETRIES = 6
 MAX_BACKOFF_SECONDS = 30.0
 MAX_SEND_ROUNDS = 5
 PLACEHOLDER_TOKEN = "AAAAAAAA"  # renders the body for the message fingerprint
+
+
+class _PlanningCancelled(Exception):
+    """Stops the planning thread when the campaign is cancelled."""
 
 
 class CampaignError(HmpushError):
@@ -369,7 +374,7 @@ class Campaign:
             assert campaign is not None
         self._campaign_id = str(campaign["campaign_id"])
         self._prepare_tags()
-        report = await asyncio.to_thread(self._plan, name)
+        report = await self._plan_in_thread(name)
         if report.tokens == 0:
             raise CampaignError(f"no tokens to send: {report.describe()}")
         if self.strict and report.rejected_lines:
@@ -394,7 +399,24 @@ class Campaign:
         )
         return report
 
-    def _plan(self, name: str) -> PlanReport:
+    async def _plan_in_thread(self, name: str) -> PlanReport:
+        """Plan off the event loop; if cancelled, stop the thread before the state is closed."""
+        cancelled = threading.Event()
+
+        def check(_tokens_so_far: int) -> None:
+            if cancelled.is_set():
+                raise _PlanningCancelled
+
+        planning = asyncio.ensure_future(asyncio.to_thread(self._plan, name, check))
+        try:
+            return await asyncio.shield(planning)
+        except asyncio.CancelledError:
+            cancelled.set()
+            with contextlib.suppress(_PlanningCancelled):
+                await planning
+            raise
+
+    def _plan(self, name: str, check: Callable[[int], None]) -> PlanReport:
         report = plan_campaign(
             self.state,
             self.tokens,
@@ -403,6 +425,7 @@ class Campaign:
             is_plausible=is_plausible_token,
             out_dir=self.out_dir,
             rejected_file=REJECTED_LINES_FILE,
+            on_progress=check,
         )
         report.source = name
         return report
