@@ -237,3 +237,13 @@ async def test_reset_keeps_configuration() -> None:
         for _ in range(2):
             assert answer_of(await sender.post(test_body))["code"] == "80000000"
         assert len(handle.inbox(token)) == 1  # the configured daily quota survived the reset
+
+
+def test_devices_of_an_app_can_be_listed(emulator: EmulatorHandle) -> None:
+    tokens = emulator.create_devices(3)
+    other_app = emulator.create_app()
+    emulator.create_devices(1, app_id=other_app)
+    listed = emulator.admin("GET", f"/apps/{emulator.app_id}/devices")
+    assert listed["tokens"] == tokens
+    assert {device["app_id"] for device in listed["devices"]} == {emulator.app_id}
+    assert emulator.admin("GET", f"/apps/{emulator.app_id}/devices?limit=2")["tokens"] == tokens[:2]

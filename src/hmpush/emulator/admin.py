@@ -240,6 +240,18 @@ def create_devices(app_id: int, body: DevicesIn, request: Request) -> DevicesOut
     )
 
 
+@router.get("/apps/{app_id}/devices", tags=["admin"], summary="List an app's devices")
+def list_devices(
+    app_id: int, request: Request, limit: int = Query(1000, ge=1, le=100_000)
+) -> DevicesOut:
+    """Devices of an app, oldest first, with their tokens."""
+    devices = _emulator(request).list_devices(app_id, limit=limit)
+    return DevicesOut(
+        devices=[_device_out(device) for device in devices],
+        tokens=[device.token for device in devices],
+    )
+
+
 @router.get("/requests", tags=["admin"], summary="List accepted requests, newest first")
 def list_requests(
     request: Request,

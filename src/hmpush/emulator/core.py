@@ -200,6 +200,11 @@ class Emulator:
             self.lookup.add_devices(devices)
             return devices
 
+    def list_devices(self, app_id: int, *, limit: int = 1000) -> list[DeviceRecord]:
+        """Devices of an app, oldest first."""
+        with self.store.read() as conn:
+            return registry.list_devices(conn, app_id, limit)
+
     # --- inspection and reset ---------------------------------------------------------------
 
     def list_requests(

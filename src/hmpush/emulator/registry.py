@@ -325,6 +325,16 @@ def insert_devices(conn: sqlite3.Connection, app_id: int, count: int) -> list[De
     return devices
 
 
+def list_devices(conn: sqlite3.Connection, app_id: int, limit: int) -> list[DeviceRecord]:
+    """Devices of an app, oldest first."""
+    get_app(conn, app_id)
+    rows = conn.execute(
+        "SELECT id, token, app_id, project_id FROM devices WHERE app_id = ? ORDER BY id LIMIT ?",
+        (app_id, limit),
+    ).fetchall()
+    return [DeviceRecord(*row) for row in rows]
+
+
 def devices_by_token(
     conn: sqlite3.Connection, tokens: Sequence[str]
 ) -> dict[str, tuple[int, int, str]]:
