@@ -276,3 +276,12 @@ async def test_wrong_method_answers_huawei_shaped_405(
         response = await client.get(emulator.send_url, headers=any_sender.headers("0"))
     answer = answer_of(response)
     assert (response.status_code, answer["code"]) == (405, "405")
+
+
+async def test_huge_request_is_80300008_without_being_kept(
+    emulator: EmulatorHandle, any_sender: Sender
+) -> None:
+    from hmpush.emulator.app import MAX_REQUEST_BYTES
+
+    body = b'{"payload": {"x": "' + b"y" * MAX_REQUEST_BYTES + b'"}}'
+    await refused(emulator, any_sender, body, codes.MESSAGE_TOO_LONG, tokens=[])

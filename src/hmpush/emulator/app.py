@@ -31,6 +31,9 @@ logger = logging.getLogger("hmpush.emulator")
 
 SEND_PATH = "/v3/{project_id}/messages:send"
 _SEND_PATH_PATTERN = re.compile(r"/v3/([^/]+)/messages:send")
+# 1000 tokens of the longest plausible length plus a 4096-byte message fit with room to spare;
+# anything larger is refused (80300008) without being held in memory.
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
 
 _SEND_OPENAPI: dict[str, Any] = {
     "parameters": [
@@ -181,9 +184,16 @@ class SendFastPath:
             elif name == b"push-type":
                 push_type = value.decode("latin-1")
         body = await _read_body(receive)
-        reply = await answer_send(
-            self.emulator, match[1], authorization, push_type, body, scope.get("client")
-        )
+        if body is None:
+            reply: Reply | None = reply_for(
+                codes.MESSAGE_TOO_LONG,
+                new_request_id(),
+                codes.MESSAGE_TOO_LONG.format(f"request over {MAX_REQUEST_BYTES} bytes"),
+            )
+        else:
+            reply = await answer_send(
+                self.emulator, match[1], authorization, push_type, body, scope.get("client")
+            )
         if reply is None:
             return  # the socket is already shut; there is nobody to answer
         headers = [
@@ -197,16 +207,21 @@ class SendFastPath:
         await send({"type": "http.response.body", "body": reply.body})
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None once it passes `MAX_REQUEST_BYTES` (the rest is not kept)."""
     chunks = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= MAX_REQUEST_BYTES:
+            chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    return b"".join(chunks)
+    return b"".join(chunks) if size <= MAX_REQUEST_BYTES else None
 
 
 def _fault_reply(fault: FiredFault) -> Reply:
