@@ -7,11 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from hmpush.fanout import TokenInputError
-from hmpush.fanout._input import _clean_chunk_pattern
 from hmpush.fanout._plan import PlanReport, plan_campaign
 from hmpush.fanout._state import BatchState, open_state
 from hmpush.messages import is_plausible_token
@@ -149,20 +146,3 @@ def test_line_numbers_stay_right_across_megabyte_chunks(tmp_path: Path, kind: st
     assert [token for batch in batches for token in batch] == long_tokens
     assert [item.line for item in report.first_rejected] == [9001, 12_003]
     assert (report.lines, report.blank_lines) == (12_003, 1)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(
-        st.text(alphabet='AZaz09+/=_.:-, \t\r"é\x00', min_size=0, max_size=20).map(
-            lambda text: text * 3
-        ),
-        min_size=1,
-        max_size=6,
-    )
-)
-def test_chunk_check_agrees_with_is_plausible_token_line_by_line(lines: list[str]) -> None:
-    chunk_rule = _clean_chunk_pattern(is_plausible_token)
-    assert chunk_rule is not None
-    whole = "".join(f"{line}\n" for line in lines)
-    assert bool(chunk_rule.fullmatch(whole)) == all(is_plausible_token(line) for line in lines)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import itertools
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,21 +111,13 @@ def iter_tokens(
         yield from _iter_text(chained, counts, is_plausible)
 
 
-def _clean_chunk_pattern(is_plausible: Callable[[str], bool]) -> re.Pattern[str] | None:
-    """One regular expression for a whole chunk of bare tokens, one per line.
+def _bulk_check(is_plausible: Callable[[str], bool]) -> Callable[[list[str]], bool]:
+    """Whether every string of a list passes `is_plausible`, at C speed for the real rule."""
+    from hmpush.messages import implausible_tokens, is_plausible_token
 
-    Built from the pattern behind `is_plausible_token` (the one rule), so a chunk it accepts is
-    exactly a chunk whose every line `is_plausible_token` accepts, checked in one C-level pass
-    instead of a Python call per line. Any other checker gets the line-by-line path.
-    """
-    from hmpush.messages import is_plausible_token, request
-
-    token = getattr(request, "_PLAUSIBLE_TOKEN", None)
-    if is_plausible is not is_plausible_token or not isinstance(token, re.Pattern):
-        return None
-    if token.fullmatch("\n") or "\\n" in token.pattern or "\\s" in token.pattern:
-        return None  # a rule that could match a line break cannot be applied chunk-wide
-    return re.compile(f"(?:(?:{token.pattern})\n)*")
+    if is_plausible is is_plausible_token:
+        return lambda tokens: not implausible_tokens(tokens)
+    return lambda tokens: all(map(is_plausible, tokens))
 
 
 def _chunks(raw: Iterable[bytes]) -> Iterator[bytes]:
@@ -165,7 +156,7 @@ def _iter_text(
     chunks: Iterable[bytes], counts: InputCounts, is_plausible: Callable[[str], bool]
 ) -> Iterator[list[str] | RejectedLine]:
     """Text in chunks: a chunk of good tokens costs a few C-level passes, not a loop per line."""
-    clean_chunk = _clean_chunk_pattern(is_plausible)
+    all_plausible = _bulk_check(is_plausible)
     number = 0
     for chunk in chunks:
         complete = chunk.endswith(b"\n")
@@ -177,12 +168,10 @@ def _iter_text(
             texts = text.split("\n")
             if complete:
                 texts.pop()
-            if clean_chunk is not None and clean_chunk.fullmatch(text if complete else text + "\n"):
-                tokens = texts  # every line is a bare plausible token: nothing to strip
-            else:
-                tokens = [line.strip() for line in texts]
-                if not all(map(is_plausible, tokens)):
-                    tokens = []
+            padded = "\r" in text or " " in text or "\t" in text  # CRLF, stray spaces
+            tokens = [line.strip() for line in texts] if padded else texts
+            if not all_plausible(tokens):
+                tokens = []
             if tokens or not texts:
                 number += len(tokens)
                 yield tokens
