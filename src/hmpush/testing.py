@@ -40,6 +40,9 @@ __all__ = [
     "hmpush_emulator",
     "hmpush_emulator_config",
     "hmpush_emulator_server",
+    "hmpush_emulator_server_process",
+    "in_process_emulator",
+    "server_handle",
 ]
 
 # Keyword arguments of `create_devices` that describe the app rather than the device's state.
@@ -235,7 +238,12 @@ def in_process_emulator(config: EmulatorConfig | None = None) -> Iterator[Emulat
     app = create_app(emulator=emulator)
     loop_thread = _LoopThread()
     lifespan = app.router.lifespan_context(app)
-    loop_thread.run(lifespan.__aenter__())
+    try:
+        loop_thread.run(lifespan.__aenter__())
+    except BaseException:
+        loop_thread.stop()
+        emulator.close()
+        raise
     admin_client = httpx2.AsyncClient(
         transport=_Transport(app), base_url=f"{_IN_PROCESS_BASE_URL}/admin"
     )
