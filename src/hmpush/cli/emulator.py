@@ -26,7 +26,10 @@ def register(app: typer.Typer) -> None:
 @emulator_app.callback(invoke_without_command=True)
 def serve_command(
     context: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on (the admin API has no login: keep it local)."),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
     data: Annotated[
         Path, typer.Option("--data", help="Data directory (SQLite file, default key file).")
