@@ -247,3 +247,17 @@ def test_devices_of_an_app_can_be_listed(emulator: EmulatorHandle) -> None:
     assert listed["tokens"] == tokens
     assert {device["app_id"] for device in listed["devices"]} == {emulator.app_id}
     assert emulator.admin("GET", f"/apps/{emulator.app_id}/devices?limit=2")["tokens"] == tokens[:2]
+
+
+@pytest.mark.parametrize("problem", ["a file", "not a database"])
+def test_unusable_data_directory_fails_with_one_clear_line(tmp_path: Path, problem: str) -> None:
+    data = tmp_path / "data"
+    if problem == "a file":
+        data.write_text("not a directory")
+    else:
+        data.mkdir()
+        (data / "emulator.sqlite3").write_text("garbage, not SQLite")
+    result = CliRunner().invoke(cli_app, ["emulator", "--port", "0", "--data", str(data)])
+    assert result.exit_code == 1
+    assert f"cannot use data directory {data}" in result.output
+    assert "Traceback" not in result.output

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hmpush.cli._common import EXIT_REJECTED, EXIT_TRANSPORT, console, err_console
+
+if TYPE_CHECKING:
+    from hmpush.emulator import EmulatorConfig
+    from hmpush.emulator.serve import DataDirDefaults
 
 DEFAULT_PORT = 8800
 DEFAULT_DATA_DIR = Path(".hmpush-emulator")
@@ -51,7 +55,7 @@ def serve_command(
     if context.invoked_subcommand is not None:
         return
     from hmpush.emulator import EmulatorConfig
-    from hmpush.emulator.serve import ensure_defaults, serve
+    from hmpush.emulator.serve import serve
 
     if rate_limit is not None and rate_limit <= 0:
         raise typer.BadParameter("must be > 0", param_hint="--rate-limit")
@@ -62,7 +66,7 @@ def serve_command(
         test_requests_per_day=test_requests_per_day,
         test_requests_per_minute=test_requests_per_minute,
     )
-    defaults = ensure_defaults(config)
+    defaults = _defaults_or_exit(config)
     base_url = f"http://{host}:{port}"
     state = "created" if defaults.created else "found"
     console.print(f"data directory:       {config.data_dir}")
@@ -73,6 +77,20 @@ def serve_command(
     console.print(f"send endpoint:        {base_url}/v3/{defaults.project_id}/messages:send")
     console.print(f"admin API docs:       {base_url}/docs")
     serve(config, host=host, port=port)
+
+
+def _defaults_or_exit(config: EmulatorConfig) -> DataDirDefaults:
+    """The data directory's defaults, or one clear line when the directory is unusable."""
+    import sqlite3
+
+    from hmpush.emulator.serve import ensure_defaults
+
+    try:
+        return ensure_defaults(config)
+    except (OSError, sqlite3.Error, ValueError, KeyError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        err_console.print(f"error: cannot use data directory {config.data_dir}: {reason}")
+        raise typer.Exit(EXIT_REJECTED) from None
 
 
 def _require_free_address(host: str, port: int) -> None:
