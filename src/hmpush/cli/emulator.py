@@ -22,6 +22,14 @@ emulator_app = typer.Typer(
 )
 
 
+def _say(text: str) -> None:
+    console.print(text, markup=False, soft_wrap=True)
+
+
+def _complain(text: str) -> None:
+    err_console.print(text, markup=False, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add `hmpush emulator` and its sub-commands."""
     app.add_typer(emulator_app, name="emulator")
@@ -69,13 +77,13 @@ def serve_command(
     defaults = _defaults_or_exit(config)
     base_url = f"http://{host}:{port}"
     state = "created" if defaults.created else "found"
-    console.print(f"data directory:       {config.data_dir}")
-    console.print(f"default project:      {defaults.project_id} ({state})")
-    console.print(f"default app id:       {defaults.app_id}")
-    console.print(f"service-account file: {defaults.service_account_path}")
-    console.print(f"base URL:             {base_url}")
-    console.print(f"send endpoint:        {base_url}/v3/{defaults.project_id}/messages:send")
-    console.print(f"admin API docs:       {base_url}/docs")
+    _say(f"data directory:       {config.data_dir}")
+    _say(f"default project:      {defaults.project_id} ({state})")
+    _say(f"default app id:       {defaults.app_id}")
+    _say(f"service-account file: {defaults.service_account_path}")
+    _say(f"base URL:             {base_url}")
+    _say(f"send endpoint:        {base_url}/v3/{defaults.project_id}/messages:send")
+    _say(f"admin API docs:       {base_url}/docs")
     serve(config, host=host, port=port)
 
 
@@ -89,7 +97,7 @@ def _defaults_or_exit(config: EmulatorConfig) -> DataDirDefaults:
         return ensure_defaults(config)
     except (OSError, sqlite3.Error, ValueError, KeyError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
-        err_console.print(f"error: cannot use data directory {config.data_dir}: {reason}")
+        _complain(f"error: cannot use data directory {config.data_dir}: {reason}")
         raise typer.Exit(EXIT_REJECTED) from None
 
 
@@ -103,7 +111,7 @@ def _require_free_address(host: str, port: int) -> None:
             pass
     except OSError as error:
         reason = os.strerror(error.errno) if error.errno else str(error)
-        err_console.print(f"error: cannot listen on {host}:{port}: {reason}")
+        _complain(f"error: cannot listen on {host}:{port}: {reason}")
         raise typer.Exit(EXIT_REJECTED) from None
 
 
@@ -130,7 +138,7 @@ def devices_command(
             answer = client.post(f"/apps/{app_id}/devices", json={"count": count})
             _exit_on_refusal(answer)
     except httpx2.TransportError as error:
-        err_console.print(f"error: cannot reach the local Push server at {base}: {error}")
+        _complain(f"error: cannot reach the local Push server at {base}: {error}")
         raise typer.Exit(EXIT_TRANSPORT) from None
     for token in answer.json()["tokens"]:
         print(token)
@@ -145,5 +153,5 @@ def _exit_on_refusal(response: object) -> None:
             detail = response.json().get("detail", response.text)
         except ValueError:
             detail = response.text
-        err_console.print(f"error: the server answered {response.status_code}: {detail}")
+        _complain(f"error: the server answered {response.status_code}: {detail}")
         raise typer.Exit(EXIT_REJECTED)
