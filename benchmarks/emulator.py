@@ -202,12 +202,14 @@ def _settled_cpu_seconds(server_pid: int) -> float:
     """Server CPU time once its background work (inbox indexing, receipts) has caught up, so
     that work is charged to the scenario that caused it."""
     used = _server_cpu_seconds(server_pid)
-    while True:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         time.sleep(1.5)  # longer than the background round's interval
         now = _server_cpu_seconds(server_pid)
         if now - used < 0.02:
-            return now
+            break
         used = now
+    return used
 
 
 def _run_scenario(
