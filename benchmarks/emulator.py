@@ -205,10 +205,10 @@ def _settled_cpu_seconds(server_pid: int) -> float:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         time.sleep(1.5)  # longer than the background round's interval
-        now = _server_cpu_seconds(server_pid)
-        if now - used < 0.02:
-            break
+        now, before = _server_cpu_seconds(server_pid), used
         used = now
+        if now - before < 0.02:
+            break
     return used
 
 
