@@ -261,3 +261,24 @@ def test_unusable_data_directory_fails_with_one_clear_line(tmp_path: Path, probl
     assert result.exit_code == 1
     assert f"cannot use data directory {data}" in result.output
     assert "Traceback" not in result.output
+
+
+async def test_metrics_count_answers_and_token_outcomes(
+    emulator: EmulatorHandle, any_sender: Sender
+) -> None:
+    [token] = emulator.create_devices(1)
+    await any_sender.post(notification_body([token, "bad!"]))
+    await any_sender.post(notification_body([token]), push_type=None)
+    async with httpx2.AsyncClient(transport=emulator.transport) as client:
+        text = (await client.get(f"{emulator.base_url}/metrics")).text
+    lines = set(text.splitlines())
+    assert any(
+        line.startswith('hmpush_emulator_send_answers_total{code="80100000"} ') for line in lines
+    )
+    assert any(
+        line.startswith('hmpush_emulator_send_answers_total{code="80100001"} ') for line in lines
+    )
+    assert any(
+        line.startswith('hmpush_emulator_tokens_total{outcome="tokenFormatError"} ')
+        for line in lines
+    )

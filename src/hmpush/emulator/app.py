@@ -102,6 +102,14 @@ def create_app(
         openapi_extra=_SEND_OPENAPI,
         response_class=Response,
     )
+    app.add_api_route(
+        "/metrics",
+        _metrics,
+        methods=["GET"],
+        summary="Prometheus metrics",
+        tags=["admin"],
+        response_class=Response,
+    )
     app.include_router(admin_router, prefix="/admin")
     app.include_router(delivery.router, prefix="/admin")
     app.add_exception_handler(RegistryError, _registry_error)
@@ -148,6 +156,19 @@ async def answer_send(
 ) -> Reply | None:
     """The answer to one send request, fault rules included; None when the connection was
     dropped (raises `ConnectionDropped` where the socket cannot be reached)."""
+    reply = await _answer_send(emulator, project_id, authorization, push_type_header, body, client)
+    emulator.metrics.answered(reply.code if reply is not None else "dropped")
+    return reply
+
+
+async def _answer_send(
+    emulator: Emulator,
+    project_id: str,
+    authorization: str | None,
+    push_type_header: str | None,
+    body: bytes,
+    client: Any,
+) -> Reply | None:
     if emulator.faults.active:
         fault = _matching_fault(emulator, project_id, push_type_header, body)
         if fault is not None:
@@ -190,6 +211,7 @@ class SendFastPath:
                 new_request_id(),
                 codes.MESSAGE_TOO_LONG.format(f"request over {MAX_REQUEST_BYTES} bytes"),
             )
+            self.emulator.metrics.answered(reply.code)
         else:
             reply = await answer_send(
                 self.emulator, match[1], authorization, push_type, body, scope.get("client")
@@ -250,6 +272,12 @@ def _tokens_for_fault_rules(body: bytes) -> list[str]:
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return []
     return [token for token in tokens if isinstance(token, str)] if isinstance(tokens, list) else []
+
+
+def _metrics(request: Request) -> Response:
+    """Prometheus text format: send answers by code and tokens by outcome."""
+    emulator: Emulator = request.app.state.emulator
+    return Response(emulator.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
 async def _registry_error(request: Request, error: Exception) -> Response:

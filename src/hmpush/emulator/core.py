@@ -17,6 +17,7 @@ from hmpush.emulator.device_state import save_test_message_daily_quota
 from hmpush.emulator.faults import FaultInjector
 from hmpush.emulator.limits import RateLimiter, TestMessageLimiter
 from hmpush.emulator.lookup import TargetLookup
+from hmpush.emulator.metrics import SendMetrics
 from hmpush.emulator.quotas import DEFAULT_TEST_MESSAGE_DAILY_QUOTA
 from hmpush.emulator.registry import AppRecord, DeviceRecord, ProjectRecord, RegistryError
 from hmpush.emulator.store import Store
@@ -48,6 +49,7 @@ class Emulator:
         self.rate_limiter = RateLimiter(self.config.rate_limit_tokens_per_second)
         self.test_limiter = TestMessageLimiter(self.config.test_requests_per_minute)
         self.lookup = TargetLookup()  # touch only inside store.transaction()
+        self.metrics = SendMetrics()
         self._keys: dict[str, VerificationKey | None] = {}
         self._switches: dict[str, tuple[bool, bool] | None] = {}
         self._cache_lock = threading.Lock()

@@ -57,6 +57,7 @@ class Reply:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    code: str = ""
 
 
 def reply_for(
@@ -69,7 +70,7 @@ def reply_for(
     body = orjson.dumps(
         {"code": entry.code, "msg": entry.message if msg is None else msg, "requestId": request_id}
     )
-    return Reply(entry.http_status, body, headers or {})
+    return Reply(entry.http_status, body, headers or {}, entry.code)
 
 
 def _reply_for_code(code: str, msg: str, request_id: str) -> Reply:
@@ -161,6 +162,7 @@ def _decide_and_record(
     body: bytes,
 ) -> Reply:
     outcome = _token_outcomes(emulator, conn, project_id, validated, tokens)
+    emulator.metrics.tokens(len(outcome.accepted), outcome.failures)
     if not outcome.accepted:
         results = TokenResults(None, outcome.failure_count, outcome.failures)
         return reply_for(codes.ALL_TOKENS_INVALID, request_id, results.to_msg())
