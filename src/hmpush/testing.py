@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import httpx2
 
     from hmpush.auth import ServiceAccount
-    from hmpush.emulator import EmulatorConfig
+    from hmpush.emulator import Emulator, EmulatorConfig
 
 __all__ = [
     "EmulatorAdminError",
@@ -79,8 +79,11 @@ class EmulatorHandle:
         service_account: ServiceAccount,
         app_id: int,
         admin_call: AdminCall,
+        emulator: Emulator | None = None,
     ) -> None:
         self.base_url = base_url
+        # The in-process server's state, for tests that must reach behind the HTTP API.
+        self.emulator = emulator
         self.transport = transport
         self.service_account = service_account
         self.project_id = service_account.project_id
@@ -262,6 +265,7 @@ def in_process_emulator(config: EmulatorConfig | None = None) -> Iterator[Emulat
             service_account=account,
             app_id=app_record.app_id,
             admin_call=admin_call,
+            emulator=emulator,
         )
     finally:
         with contextlib.suppress(Exception):

@@ -285,3 +285,17 @@ async def test_huge_request_is_80300008_without_being_kept(
 
     body = b'{"payload": {"x": "' + b"y" * MAX_REQUEST_BYTES + b'"}}'
     await refused(emulator, any_sender, body, codes.MESSAGE_TOO_LONG, tokens=[])
+
+
+async def test_internal_failure_is_81000001_and_rolls_back(
+    hmpush_emulator: EmulatorHandle, sender: Sender
+) -> None:
+    [token] = hmpush_emulator.create_devices(1)
+    assert hmpush_emulator.emulator is not None
+    with hmpush_emulator.emulator.store.transaction() as conn:
+        conn.execute("ALTER TABLE requests RENAME TO requests_gone")  # a real SQLite failure
+    response = await sender.post(notification_body([token]))
+    answer = answer_of(response)
+    assert (response.status_code, answer["code"]) == (500, "81000001")
+    assert answer["msg"] == "Inner Error. (OperationalError; the server log has the details)"
+    assert hmpush_emulator.inbox(token) == []  # delivery was rolled back with the request

@@ -205,13 +205,15 @@ class SendFastPath:
             elif name == b"push-type":
                 push_type = value.decode("latin-1")
         body = await _read_body(receive)
+        reply: Reply | None
         if body is None:
-            reply: Reply | None = reply_for(
+            too_long = reply_for(
                 codes.MESSAGE_TOO_LONG,
                 new_request_id(),
                 codes.MESSAGE_TOO_LONG.format(f"request over {MAX_REQUEST_BYTES} bytes"),
             )
-            self.emulator.metrics.answered(reply.code)
+            self.emulator.metrics.answered(too_long.code)
+            reply = too_long
         else:
             reply = await answer_send(
                 self.emulator, match[1], authorization, push_type, body, scope.get("client")
