@@ -22,12 +22,13 @@ def test_every_code_is_eight_digits_and_unique() -> None:
 
 
 def test_illegal_payload_message_names_the_detail() -> None:
-    text = codes.ILLEGAL_PAYLOAD.format("payload.notification.badge.addNum value ranges from 1 to 99")
-    assert text == "Illegal payload, payload.notification.badge.addNum value ranges from 1 to 99"
+    detail = "payload.notification.badge.addNum value ranges from 1 to 99"
+    assert codes.ILLEGAL_PAYLOAD.format(detail) == f"Illegal payload, {detail}"
 
 
 def test_token_count_message_fills_huawei_placeholders() -> None:
-    assert codes.TOKEN_COUNT_OUT_OF_RANGE.format(None, 1, 1000) == "token count should within 1 and 1000."
+    text = codes.TOKEN_COUNT_OUT_OF_RANGE.format(None, 1, 1000)
+    assert text == "token count should within 1 and 1000."
 
 
 @pytest.mark.parametrize(

@@ -62,15 +62,11 @@ class BusinessCode:
 
 
 SUCCESS = BusinessCode("80000000", 200, "Success", Family.SUCCESS)
-PARTIAL_SUCCESS = BusinessCode(
-    "80100000", 200, "Check Parameter Partial Success.", Family.PARTIAL
-)
+PARTIAL_SUCCESS = BusinessCode("80100000", 200, "Check Parameter Partial Success.", Family.PARTIAL)
 PARAMETER_ERROR = BusinessCode("80100001", 400, "Check Parameter Error.", Family.PAYLOAD)
 ILLEGAL_PAYLOAD = BusinessCode("80100003", 400, "Illegal payload.", Family.PAYLOAD)
 ILLEGAL_EXPIRE_TIME = BusinessCode("80100004", 400, "Illegal expire time.", Family.PAYLOAD)
-IMAGE_NOT_VERIFIED = BusinessCode(
-    "80100022", 400, "Anti-Spam: image not verify.", Family.PAYLOAD
-)
+IMAGE_NOT_VERIFIED = BusinessCode("80100022", 400, "Anti-Spam: image not verify.", Family.PAYLOAD)
 AUTHENTICATION_ERROR = BusinessCode("80200001", 401, "Authentication Error.", Family.AUTH)
 JWT_EXPIRED = BusinessCode("80200005", 401, "Jwt token expired.", Family.AUTH)
 # U in the spec (400/403): 403, because the request is understood but not permitted.
@@ -80,12 +76,13 @@ NO_PERMISSION = BusinessCode(
 ALL_TOKENS_INVALID = BusinessCode(
     "80300007", 400, "All the tokens are invalid.", Family.ALL_INVALID
 )
-# U in the spec (400/413): 400, the generic parameter-error status every documented client handles.
+# U in the spec (400/413): 400, the parameter-error status every documented client handles.
 MESSAGE_TOO_LONG = BusinessCode("80300008", 400, "Push message size is too long.", Family.PAYLOAD)
 TOKEN_COUNT_OUT_OF_RANGE = BusinessCode(
     "80300010", 400, "token count should within {0} and {1}.", Family.PAYLOAD
 )
-# U in the spec (400/503): 400 and not retried; the quota is per day, an automatic retry cannot help.
+# U in the spec (400/503): 400 and not retried. Huawei publishes no threshold for "too frequent";
+# the emulator applies one per project per minute (off by default), so waiting is the remedy.
 TEST_MESSAGE_TOO_FREQUENT = BusinessCode(
     "80300029",
     400,
@@ -134,9 +131,7 @@ FLOW_CONTROL = BusinessCode(
     "503", 503, "Flow control: too many tokens per second, retry later.", Family.QUOTA, True
 )
 BAD_GATEWAY = BusinessCode("502", 502, "Bad gateway, retry later.", Family.SERVER, True)
-INTERNAL_SERVER_ERROR = BusinessCode(
-    "500", 500, "Internal server error.", Family.SERVER, True
-)
+INTERNAL_SERVER_ERROR = BusinessCode("500", 500, "Internal server error.", Family.SERVER, True)
 NOT_FOUND = BusinessCode("404", 404, "Service not found, check the URI.", Family.PAYLOAD)
 METHOD_NOT_ALLOWED = BusinessCode(
     "405", 405, "Method not allowed, messages:send takes POST.", Family.PAYLOAD

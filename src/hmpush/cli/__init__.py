@@ -26,7 +26,7 @@ for _module in (validate, keys, emulator, send, campaign, receipts, demo):
 
 
 def main() -> None:
-    """Console-script entry point: run the CLI; library errors become one clear line, not a trace."""
+    """Console-script entry point; library errors become one clear line, never a traceback."""
     try:
         app()
     except HmpushError as error:
