@@ -140,56 +140,72 @@ class LayoutType(IntEnum):
     SCORE = 7
 
 
-class FlightStatus(StrEnum):
-    """FLIGHT `status` values (the text substituted for `{{status}}` in the comment)."""
+class _LiveViewStatus(StrEnum):
+    """A live-view `status` value with `text`, what the device shows for `{{status}}` (spec 8.3)."""
 
-    DEPART = "DEPART"  # 计划 (or 计划出发, spec open question 13)
-    WAITING_FOR_CHECK_IN = "WAITING_FOR_CHECK_IN"  # 未值机
-    CHECKED_IN = "CHECKED_IN"  # 已值机
-    PASSED_SECURITY_CHECK = "PASSED_SECURITY_CHECK"  # 已安检
-    START_BOARDING = "START_BOARDING"  # 开始登机
-    URGE_BOARDING = "URGE_BOARDING"  # 催促登机
-    BOARDED = "BOARDED"  # 已登机
-    END_BOARDING = "END_BOARDING"  # 结束登机
-    ABOUT_TO_TAKE_OFF = "ABOUT_TO_TAKE_OFF"  # 即将起飞
-    TAKEN_OFF = "TAKEN_OFF"  # 起飞
-    ARRIVED = "ARRIVED"  # 到达
-    TRANSFER = "TRANSFER"  # 中转提醒
-    NEW_ITINERARY = "NEW_ITINERARY"  # 新行程开启
-    GATE_CHANGE = "GATE_CHANGE"  # 登机口变更
-    FLIGHT_DELAY = "FLIGHT_DELAY"  # 延误
-    FLIGHT_CANCEL = "FLIGHT_CANCEL"  # 取消
-    FLIGHT_DIVERSION = "FLIGHT_DIVERSION"  # 备降
-    FLIGHT_RETURN = "FLIGHT_RETURN"  # 返航
+    text: str
+
+    def __new__(cls, value: str, text: str) -> _LiveViewStatus:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.text = text
+        return member
 
 
-class TaxiStatus(StrEnum):
+class FlightStatus(_LiveViewStatus):
+    """FLIGHT `status` values.
+
+    DEPART shows 计划 per the status table; the docs' own example renders 计划出发 (spec open
+    question 13). The table wins here.
+    """
+
+    DEPART = "DEPART", "计划"
+    WAITING_FOR_CHECK_IN = "WAITING_FOR_CHECK_IN", "未值机"
+    CHECKED_IN = "CHECKED_IN", "已值机"
+    PASSED_SECURITY_CHECK = "PASSED_SECURITY_CHECK", "已安检"
+    START_BOARDING = "START_BOARDING", "开始登机"
+    URGE_BOARDING = "URGE_BOARDING", "催促登机"
+    BOARDED = "BOARDED", "已登机"
+    END_BOARDING = "END_BOARDING", "结束登机"
+    ABOUT_TO_TAKE_OFF = "ABOUT_TO_TAKE_OFF", "即将起飞"
+    TAKEN_OFF = "TAKEN_OFF", "起飞"
+    ARRIVED = "ARRIVED", "到达"
+    TRANSFER = "TRANSFER", "中转提醒"
+    NEW_ITINERARY = "NEW_ITINERARY", "新行程开启"
+    GATE_CHANGE = "GATE_CHANGE", "登机口变更"
+    FLIGHT_DELAY = "FLIGHT_DELAY", "延误"
+    FLIGHT_CANCEL = "FLIGHT_CANCEL", "取消"
+    FLIGHT_DIVERSION = "FLIGHT_DIVERSION", "备降"
+    FLIGHT_RETURN = "FLIGHT_RETURN", "返航"
+
+
+class TaxiStatus(_LiveViewStatus):
     """TAXI `status` values."""
 
-    CALLING = "CALLING"  # 呼叫车辆中
-    ABOUT_TO_BEGIN = "ABOUT_TO_BEGIN"  # 行程即将开始
-    DRIVER_ON_THE_WAY = "DRIVER_ON_THE_WAY"  # 司机正在赶来
-    DRIVER_ARRIVE = "DRIVER_ARRIVE"  # 司机已到达上车点
-    HEADING_TO_DESTINATION = "HEADING_TO_DESTINATION"  # 正在去往目的地
-    COMPLETED = "COMPLETED"  # 行程结束
-    RE_CALLING = "RE_CALLING"  # 重新呼叫车辆中
-    CANCELED = "CANCELED"  # 订单已取消
+    CALLING = "CALLING", "呼叫车辆中"
+    ABOUT_TO_BEGIN = "ABOUT_TO_BEGIN", "行程即将开始"
+    DRIVER_ON_THE_WAY = "DRIVER_ON_THE_WAY", "司机正在赶来"
+    DRIVER_ARRIVE = "DRIVER_ARRIVE", "司机已到达上车点"
+    HEADING_TO_DESTINATION = "HEADING_TO_DESTINATION", "正在去往目的地"
+    COMPLETED = "COMPLETED", "行程结束"
+    RE_CALLING = "RE_CALLING", "重新呼叫车辆中"
+    CANCELED = "CANCELED", "订单已取消"
 
 
-class TrainStatus(StrEnum):
+class TrainStatus(_LiveViewStatus):
     """TRAIN `status` values."""
 
-    DEPART = "DEPART"  # 计划出发
-    PASSED_SECURITY_CHECK = "PASSED_SECURITY_CHECK"  # 已安检
-    TICKET_CHECK = "TICKET_CHECK"  # 检票提醒
-    CHECKED = "CHECKED"  # 已检票
-    CHECK_IN_CLOSED = "CHECK_IN_CLOSED"  # 停止检票
-    SET_OFF = "SET_OFF"  # 已出发
-    HEADING_TO_DESTINATION = "HEADING_TO_DESTINATION"  # 列车运行中
-    ARRIVED = "ARRIVED"  # 已到达
-    GATE_CHANGE = "GATE_CHANGE"  # 检票口变更
-    TRAIN_DELAY = "TRAIN_DELAY"  # 列车晚点
-    TRAIN_CANCEL = "TRAIN_CANCEL"  # 列车停运
+    DEPART = "DEPART", "计划出发"
+    PASSED_SECURITY_CHECK = "PASSED_SECURITY_CHECK", "已安检"
+    TICKET_CHECK = "TICKET_CHECK", "检票提醒"
+    CHECKED = "CHECKED", "已检票"
+    CHECK_IN_CLOSED = "CHECK_IN_CLOSED", "停止检票"
+    SET_OFF = "SET_OFF", "已出发"
+    HEADING_TO_DESTINATION = "HEADING_TO_DESTINATION", "列车运行中"
+    ARRIVED = "ARRIVED", "已到达"
+    GATE_CHANGE = "GATE_CHANGE", "检票口变更"
+    TRAIN_DELAY = "TRAIN_DELAY", "列车晚点"
+    TRAIN_CANCEL = "TRAIN_CANCEL", "列车停运"
 
 
 class LiveViewStyle(IntEnum):
