@@ -15,7 +15,7 @@ import contextlib
 import secrets
 import threading
 from collections.abc import Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -113,7 +113,9 @@ class EmulatorHandle:
 
         `app_id=` picks an app; `bundle_name`, `push_types`, `categories` or
         `live_view_events` create a new app with those rights; any other keyword is device
-        state, applied to each new device through the delivery admin API.
+        state (the fields of `set_device_state`, e.g. ``online=False``), applied to each new
+        device. Related helpers: `set_device_state`, `device_state`, `advance_clock`,
+        `add_receipt_config` and `dispatch_receipts`.
         """
         app_arguments = {k: v for k, v in app_or_state.items() if k in _APP_ARGUMENTS}
         state = {k: v for k, v in app_or_state.items() if k not in _APP_ARGUMENTS}
@@ -124,10 +126,62 @@ class EmulatorHandle:
             raise TypeError("give either app_id or the rights of a new app, not both")
         answer = self.admin("POST", f"/apps/{app_id}/devices", {"count": count})
         tokens: list[str] = answer["tokens"]
-        if state:
-            for token in tokens:
-                self.admin("PATCH", f"/devices/{token}/state", state)
+        for token in tokens if state else ():
+            self.set_device_state(token, **state)
         return tokens
+
+    def set_device_state(self, token: str, **state: Any) -> dict[str, Any]:
+        """Change a device's state: `installed`, `token_valid`, `notifications_enabled`,
+        `active`, `online`, `daily_cap`, `bound_profile_ids`, `forms`, `live_views`.
+
+        Answers with the device's whole state; coming online lists what it then received.
+        """
+        answer: dict[str, Any] = self.admin("PATCH", f"/devices/{token}/state", state)
+        return answer
+
+    def device_state(self, token: str) -> dict[str, Any]:
+        """A device's flags, widgets, live views and the messages it holds while offline."""
+        answer: dict[str, Any] = self.admin("GET", f"/devices/{token}/state")
+        return answer
+
+    def advance_clock(self, ms: int) -> int:
+        """Move the server's (devices') clock forward by `ms`; returns the new now in ms.
+
+        Quota days, ttl expiry, live-view windows and receipt retries then behave as if that
+        time had passed.
+        """
+        return int(self.admin("POST", "/delivery/clock", {"advance_ms": ms})["now_ms"])
+
+    def add_receipt_config(
+        self,
+        url: str,
+        *,
+        receipt_id: str | None = None,
+        app_id: int | None = None,
+        user_name: str | None = None,
+        secret: str | None = None,
+        secret_format: Literal["base64", "utf8"] = "base64",
+    ) -> dict[str, Any]:
+        """Have the server post this project's (or `app_id`'s) receipts to `url`.
+
+        With `user_name` and `secret` the posts are signed (`X-HUAWEI-CALLBACK-ID`).
+        """
+        config = {
+            "url": url,
+            "receipt_id": receipt_id,
+            "app_id": app_id,
+            "user_name": user_name,
+            "secret": secret,
+            "secret_format": secret_format,
+        }
+        path = f"/projects/{self.project_id}/receipt-configs"
+        answer: dict[str, Any] = self.admin("POST", path, config)
+        return answer
+
+    def dispatch_receipts(self) -> dict[str, int]:
+        """Post due receipts (and expire offline messages) now instead of on the next tick."""
+        answer: dict[str, int] = self.admin("POST", "/receipts/dispatch")
+        return answer
 
     def inbox(self, token: str) -> list[dict[str, Any]]:
         """What the device holding `token` received, oldest first."""

@@ -473,6 +473,39 @@ async def test_moving_the_devices_clock_passes_quota_days_and_ttls(
     assert backwards.value.status == 422
 
 
+async def test_handle_helpers_move_one_clock_for_requests_inboxes_and_receipts(
+    hmpush_emulator: EmulatorHandle, receiver: LoopbackReceiver
+) -> None:
+    handle = hmpush_emulator
+    config = handle.add_receipt_config(
+        receiver.url, receipt_id="helpers", user_name=USER, secret=SECRET
+    )
+    assert (config["receipt_id"], config["secret"], config["has_secret"]) == ("helpers", None, True)
+    (token,) = handle.create_devices(online=False)
+    assert handle.device_state(token)["state"]["online"] is False
+    day_ms = 86_400_000
+    before_ms = time.time_ns() // 1_000_000
+    moved_now_ms = handle.advance_clock(day_ms)
+    assert moved_now_ms >= before_ms + day_ms
+    async with client(handle) as push:
+        sent = await push.send(notification(), [token])
+    [accepted] = handle.requests()
+    assert accepted["acceptedAtMs"] >= moved_now_ms  # stamped by the moved clock
+    released = handle.set_device_state(token, online=True)["released"]
+    assert released is not None
+    [received] = handle.inbox(token)
+    assert received["requestId"] == sent.request_ids[0]
+    assert received["receivedAtMs"] >= accepted["acceptedAtMs"]
+    handle.dispatch_receipts()
+    dispatch_until(handle, lambda: len(receiver.statuses()) == 1)
+    [status] = receiver.statuses()
+    assert status["deliveryStatus"]["result"] == R.DELIVERED
+    assert status["deliveryStatus"]["timestamp"] >= accepted["acceptedAtMs"]
+    with pytest.raises(EmulatorAdminError) as unknown_field:
+        handle.set_device_state(token, mood="happy")
+    assert unknown_field.value.status == 422 and "mood" in str(unknown_field.value.detail)
+
+
 async def test_receipts_for_a_deleted_config_are_recorded_as_failed(
     hmpush_emulator: EmulatorHandle, plain_receiver: LoopbackReceiver
 ) -> None:

@@ -13,7 +13,6 @@ import itertools
 import logging
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import httpx2
@@ -105,10 +104,7 @@ def deliver(
     conn: sqlite3.Connection, message: AcceptedMessage, devices: Sequence[TargetDevice]
 ) -> None:
     """Record what each target device receives for one accepted message, and queue receipts."""
-    shift = device_clock.offset_ms(conn)
-    if shift:  # devices live on the moved clock (see `device_clock`)
-        message = replace(message, accepted_at_ms=message.accepted_at_ms + shift)
-    now_ms = message.accepted_at_ms
+    now_ms = message.accepted_at_ms  # already on the devices' clock (see `device_clock`)
     facts = store_message(conn, message)
     states = load_states(conn, [device.device_id for device in devices])
     with_receipts = receipt_sender.has_configs(conn, facts.project_id)

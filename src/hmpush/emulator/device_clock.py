@@ -2,8 +2,9 @@
 
 Quotas per day, ttl expiry and the 4 h / 12 h / 24 h / 30 day live-view and widget rules all
 depend on time. Moving this clock through the admin API lets a test over HTTP see tomorrow's
-quota or an expired ttl without waiting; requests keep their real acceptance time in the
-core's records, while devices see it shifted by the offset.
+quota or an expired ttl without waiting. The server stamps each accepted request with this
+clock too, so the request log, inboxes, quotas, receipts and receipt retries all tell the same
+time. Only the flow-control limits (HTTP 503, 80300029) stay on real time.
 """
 
 from __future__ import annotations

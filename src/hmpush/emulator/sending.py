@@ -23,9 +23,9 @@ import orjson
 
 from hmpush import codes
 from hmpush.codes import BusinessCode, TokenFailure
-from hmpush.emulator import delivery
+from hmpush.emulator import delivery, device_clock
 from hmpush.emulator.limits import retry_after_header
-from hmpush.emulator.registry import AppRecord, now_ms
+from hmpush.emulator.registry import AppRecord
 from hmpush.errors import AuthError, ValidationError
 from hmpush.messages import PushType, TokenResults, validate_request
 
@@ -179,7 +179,8 @@ def _decide_and_record(
         payload=raw["payload"],
         push_options=raw.get("pushOptions") or {},
         body=body,
-        accepted_at_ms=now_ms(),
+        # One clock for the request log, inboxes and quotas: the devices' (movable) clock.
+        accepted_at_ms=device_clock.device_now_ms(conn, emulator),
     )
     _record_request(conn, message, entry, msg, outcome, validated)
     delivery.deliver(conn, message, outcome.accepted)
