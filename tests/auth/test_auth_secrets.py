@@ -141,3 +141,20 @@ def test_logs_never_carry_keys_or_tokens(
     _assert_no_key(logged, account)
     for issued in (token, signer.token()):
         _assert_no_jwt(logged, issued)
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    ["'{}'", '"{}"', "[{}]", "export HMPUSH_SERVICE_ACCOUNT={}"],
+    ids=["single-quoted", "double-quoted", "in an array", "shell line"],
+)
+def test_key_json_mistaken_for_a_path_is_never_echoed(
+    account: ServiceAccount, monkeypatch: pytest.MonkeyPatch, wrapped: str
+) -> None:
+    # Key-file text that does not start with "{" is taken as a path; reading it fails, and the
+    # error must not quote the "path", which is the whole key file.
+    monkeypatch.setenv("HMPUSH_SERVICE_ACCOUNT", wrapped.format(account.to_json()))
+    with pytest.raises(CredentialsError, match="cannot read service-account key file") as refused:
+        ServiceAccount.from_env()
+    _assert_no_key(_full_report(refused.value), account)
+    assert "not shown" in str(refused.value)

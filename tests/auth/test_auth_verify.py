@@ -78,6 +78,11 @@ def _hs256_with_public_key(account: ServiceAccount, claims: dict[str, Any]) -> s
     return f"{signing_input}.{_b64(signature)}"
 
 
+def _jwk(account: ServiceAccount) -> dict[str, Any]:
+    """The account's public key as a JWK, as an attacker would embed it in a JWT header."""
+    return dict(json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(account.private_key.public_key())))
+
+
 def _tampered_signature(token: str) -> str:
     head, _, signature = token.rpartition(".")
     flipped = "A" if signature[10] != "A" else "B"
@@ -154,6 +159,11 @@ ATTACKS: list[tuple[str, Case, str]] = [
     (
         "known kid, signed by an unknown key",
         lambda a, o, s, n: _bearer(_signed(s, _claims(a, n), kid=a.key_id)),
+        AUTHENTICATION_ERROR,
+    ),
+    (
+        "attacker's key embedded in the header (jwk), known kid",
+        lambda a, o, s, n: _bearer(_signed(s, _claims(a, n), kid=a.key_id, jwk=_jwk(s))),
         AUTHENTICATION_ERROR,
     ),
     (
@@ -265,6 +275,7 @@ REASONS: dict[str, str] = {
     "unknown kid": "is not a known key",
     "no kid": "has no kid",
     "known kid, signed by an unknown key": "signature is invalid",
+    "attacker's key embedded in the header (jwk), known kid": "signature is invalid",
     "another project's key": "does not belong to project",
     "tampered signature": "signature is invalid",
     "tampered claims": "signature is invalid",

@@ -55,6 +55,8 @@ _OPTIONAL_URI_DEFAULTS = {
     "client_cert_uri": HUAWEI_CLIENT_CERT_URI,
 }
 _GROUP_OR_OTHERS_READ = stat.S_IRGRP | stat.S_IROTH
+# Longer "paths" are not quoted in errors (PATH_MAX is 4096; real key-file paths are short).
+_MAX_SHOWN_PATH = 1024
 
 # Checking an RSA private key costs ~50 ms (2048 bits) to ~0.5 s (4096 bits), so each distinct
 # key is checked once per process; keyed by the PEM's digest so no second copy of it is kept.
@@ -165,7 +167,8 @@ class ServiceAccount:
             text = file_path.read_bytes()
         except OSError as error:
             raise CredentialsError(
-                f"cannot read service-account key file {str(file_path)!r}: {error.strerror}"
+                f"cannot read service-account key file {_path_as_shown(file_path)}: "
+                f"{error.strerror}"
             ) from None
         _warn_if_readable_by_others(file_path)
         try:
@@ -344,6 +347,15 @@ def _warn_if_readable_by_others(path: Path) -> None:
             InsecureKeyFileWarning,
             stacklevel=3,
         )
+
+
+def _path_as_shown(path: Path) -> str:
+    """A path for error messages, unless it is really key-file text that missed the JSON check
+    (say, an environment variable holding the JSON inside quotes): that is never echoed."""
+    text = str(path)
+    if len(text) > _MAX_SHOWN_PATH or "\n" in text or "PRIVATE KEY" in text:
+        return "(the value given is not a file path and may hold key material, so it is not shown)"
+    return repr(text)
 
 
 def _require_text(name: str, value: object) -> str:
