@@ -49,6 +49,48 @@ def test_rule_violation_prints_code_and_message() -> None:
         (["--push-type", "0"], b"[1, 2]", "80100001 Check Parameter Error. body must be a JSON"),
         (["--push-type", "3"], b"{}", "80100001 Check Parameter Error. push-type must be one of"),
         (["--push-type", "x"], b"{}", "80100001 Check Parameter Error. push-type must be one of"),
+        (["--push-type", "0"], b"", "80100001 Check Parameter Error. body is not valid JSON"),
+        (
+            ["--push-type", "0"],
+            bytes(range(256)) * 4,
+            "80100001 Check Parameter Error. body is not valid JSON",
+        ),
+        (["--push-type", "0"], b"\xef\xbb\xbf{}", "80100001 Check Parameter Error. body is not"),
+        (["--push-type", "6"], b"[" * 100_000 + b"]" * 100_000, "80100001 Check Parameter"),
+        (
+            ["--push-type", "6"],
+            b'{"payload":{"extraData":' + b'{"a":' * 50_000 + b"1" + b"}" * 50_002,
+            "80100001 Check Parameter Error. body is not valid JSON",
+        ),
+        (
+            ["--push-type", "0"],
+            orjson.dumps(notification()).replace(b'"style":0', b'"style":' + b"9" * 5000),
+            "80100001 Check Parameter Error. body is not valid JSON (number out of range",
+        ),
+        (
+            ["--push-type", "0"],
+            orjson.dumps(notification()).replace(b'"style":0', b'"notifyId":1e999'),
+            "80100003 Illegal payload, payload.notification.notifyId must be an integer",
+        ),
+        (
+            ["--push-type", "0"],
+            orjson.dumps(notification()).replace(b'"style":0', b'"notifyId":' + b"9" * 40),
+            "80100003 Illegal payload, payload.notification.notifyId value ranges from -1 to",
+        ),
+    ],
+    ids=[
+        "not-json",
+        "array",
+        "unknown-push-type",
+        "push-type-text",
+        "empty",
+        "binary",
+        "utf8-bom",
+        "deep-array",
+        "deep-object",
+        "5000-digit-number",
+        "infinite-float",
+        "40-digit-integer",
     ],
 )
 def test_bad_input_gets_a_code_not_a_traceback(
@@ -67,6 +109,13 @@ def test_play_voice_in_a_notification_reports_the_per_token_failure() -> None:
     assert status == 1
     assert out.startswith("80300007 ")
     assert "notSupportPlayVoice" in out
+
+
+def test_directory_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", "--push-type", "0", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "cannot read" in result.stderr and "Is a directory" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:

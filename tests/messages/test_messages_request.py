@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -17,6 +18,7 @@ from hmpush.messages import (
     AlertPayload,
     BackgroundPayload,
     Badge,
+    CapsuleData,
     Category,
     ClickAction,
     ClickActionType,
@@ -24,6 +26,7 @@ from hmpush.messages import (
     Notification,
     PushOptions,
     PushType,
+    Target,
     body_size,
     implausible_tokens,
     is_plausible_token,
@@ -256,6 +259,68 @@ class TestBuildingModels:
         with pytest.raises(ValidationError) as caught:
             PushOptions(ttl=10**9)
         assert caught.value.code == "80100001"
+
+    @pytest.mark.parametrize(
+        ("build", "code", "message"),
+        [
+            (
+                lambda: AlertPayload(
+                    notification={
+                        "category": "IM",
+                        "title": "t",
+                        "body": "b",
+                        "click_action": {"action_type": 0},
+                        "badge": {"add_num": 0},
+                    }
+                ),
+                "80100003",
+                "Illegal payload, payload.notification.badge.addNum value ranges from 1 to 99",
+            ),
+            (
+                lambda: CapsuleData(type=1, status=1, icon="i", bg_color="#FF000000"),
+                "80100003",
+                "Illegal payload, CapsuleData.bgColor must not be #FF000000",
+            ),
+            (
+                lambda: Badge.model_validate({"addNum": 100}),
+                "80100003",
+                "Illegal payload, Badge.addNum value ranges from 1 to 99",
+            ),
+            (
+                lambda: PushOptions(bi_tag="b" * 65),
+                "80100001",
+                "Check Parameter Error. pushOptions.biTag must be at most 64 bytes",
+            ),
+            (
+                lambda: Target(token=["MAAA", 7]),
+                "80100001",
+                "Check Parameter Error. target.token[1] must be a string",
+            ),
+            (
+                # A user's formData key stays as written, even when it looks like a field name.
+                lambda: FormUpdatePayload(
+                    form_id=1,
+                    version=1,
+                    module_name="m",
+                    form_name="f",
+                    ability_name="a",
+                    form_data={"bg_color": None},
+                ),
+                "80100003",
+                "Illegal payload, payload.formData.bg_color values must not be null",
+            ),
+        ],
+        ids=["payload", "part", "part-from-json", "push-options", "target", "user-key"],
+    )
+    def test_errors_name_the_wire_path_however_the_model_was_built(
+        self, build: Callable[[], object], code: str, message: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            build()
+        assert caught.value.code == code
+        assert caught.value.message.startswith(message)
+        rule = message.removeprefix("Illegal payload, ").removeprefix("Check Parameter Error. ")
+        assert caught.value.field == rule.split(" ")[0]
 
     def test_unknown_keyword_is_refused(self) -> None:
         with pytest.raises(ValidationError) as caught:

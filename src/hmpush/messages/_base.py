@@ -207,8 +207,10 @@ class WireModel(BaseModel):
 
     Optional fields default to None and None is never rendered, so a model renders exactly the
     fields its author set. Building a model with bad values (constructor, `model_validate`,
-    `model_validate_json`) raises `hmpush.errors.ValidationError` with the path relative to the
-    model built, never pydantic's own error.
+    `model_validate_json`) raises `hmpush.errors.ValidationError`, never pydantic's own error,
+    naming the field by its wire path (`payload.notification.badge.addNum`; a part that is not
+    a whole payload, by its class: `CapsuleData.bgColor`), whether it was given by its Python
+    name or its JSON name.
     """
 
     model_config = ConfigDict(
@@ -230,7 +232,7 @@ class WireModel(BaseModel):
             except PydanticValidationError as error:
                 from hmpush.messages._errors import translate
 
-                raise translate(error, root=None) from None
+                raise translate(error, type(self)) from None
 
         # Marks this as pydantic's own initialiser: nested objects are still built by
         # pydantic-core directly (fast, one error list for the whole body), and only a model
@@ -244,7 +246,7 @@ class WireModel(BaseModel):
             except PydanticValidationError as error:
                 from hmpush.messages._errors import translate
 
-                raise translate(error, root=None) from None
+                raise translate(error, cls) from None
 
         @classmethod
         def model_validate_json(cls, json_data: Any, **options: Any) -> Any:
@@ -253,7 +255,7 @@ class WireModel(BaseModel):
             except PydanticValidationError as error:
                 from hmpush.messages._errors import translate
 
-                raise translate(error, root=None) from None
+                raise translate(error, cls) from None
 
     def to_json(self) -> bytes:
         """The exact JSON bytes of this object: aliases, no nulls, field order."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import AfterValidator, model_validator
 
@@ -99,6 +99,8 @@ class PushOptions(WireModel):
     describes them as "only effective" there rather than as errors (I).
     """
 
+    ERROR_PATH_ROOT: ClassVar[str] = "pushOptions"
+
     test_message: Bool | None = None
     ttl: Annotated[Int, AfterValidator(_check_ttl)] | None = None
     bi_tag: Annotated[Str, AfterValidator(_check_bi_tag)] | None = None
@@ -115,5 +117,7 @@ class PushOptions(WireModel):
 
 class Target(WireModel):
     """Recipients: push tokens only in v3 (spec 4); the count is checked per request."""
+
+    ERROR_PATH_ROOT: ClassVar[str] = "target"
 
     token: list[Str]

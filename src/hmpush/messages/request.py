@@ -15,7 +15,7 @@ import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import orjson
 from pydantic import ValidationError as PydanticValidationError
@@ -96,6 +96,8 @@ P = TypeVar("P", bound=WireModel)
 
 class _Request(WireModel, Generic[P]):
     """A request body for one push-type."""
+
+    ERROR_PATH_ROOT: ClassVar[str] = ""  # paths in errors start at the body
 
     payload: P
     push_options: PushOptions | None = None
@@ -257,7 +259,7 @@ def _parse(push_type: PushType, raw: bytes) -> _Request[Any]:
         )
         return request
     except PydanticValidationError as error:
-        raise translate(error, root="request") from None
+        raise translate(error, _REQUEST_MODELS[push_type]) from None
     except RecursionError:
         raise _parameter_error("body", "is nested too deeply") from None
 
