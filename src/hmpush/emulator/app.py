@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hmpush import codes
-from hmpush.emulator import delivery
+from hmpush.emulator import delivery, inbox_page
 from hmpush.emulator.admin import router as admin_router
 from hmpush.emulator.config import EmulatorConfig
 from hmpush.emulator.core import Emulator
@@ -112,6 +112,7 @@ def create_app(
     )
     app.include_router(admin_router, prefix="/admin")
     app.include_router(delivery.router, prefix="/admin")
+    app.include_router(inbox_page.router)
     app.add_exception_handler(RegistryError, _registry_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(SendFastPath, emulator=emulator)
