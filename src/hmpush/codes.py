@@ -15,6 +15,7 @@ from enum import IntEnum, StrEnum
 
 __all__ = [
     "BUSINESS_CODES",
+    "DROP_TOKEN_REASONS",
     "BusinessCode",
     "Family",
     "ReceiptResult",
@@ -161,6 +162,19 @@ class TokenFailure(StrEnum):
     APP_INFO_ERROR = "appinfoError"
     NO_RIGHT_TO_SEND_THIS_LIVE_NOTIFICATION_EVENT = "noRightToSendThisLiveNotificationEvent"
     NOT_SUPPORT_PLAY_VOICE = "notSupportPlayVoice"
+
+
+# Per-token reasons that say the token itself is unusable for this project: delete or re-fetch it
+# (spec 10.2's fixes). The other reasons concern the app's rights or the message, which another
+# message or a granted right may pass. The client's `invalid_tokens` and a campaign's
+# `invalid-tokens.txt` both read this set.
+DROP_TOKEN_REASONS: frozenset[str] = frozenset(
+    {
+        TokenFailure.TOKEN_FORMAT_ERROR.value,
+        TokenFailure.NO_RIGHT.value,
+        TokenFailure.TOKEN_PLATFORM_NOT_SUPPORT.value,
+    }
+)
 
 
 class ReceiptResult(IntEnum):

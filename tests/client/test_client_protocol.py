@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hmpush import codes
-from hmpush.client import RetryPolicy
+from hmpush.client import BatchResult, RetryPolicy, may_have_been_accepted, result_from_answer
 from hmpush.client._protocol import interpret_response, request_headers, send_url
 from hmpush.client._results import UNREPORTED
-from hmpush.client._retry import is_retryable, parse_retry_after
+from hmpush.client._retry import parse_retry_after
 from hmpush.errors import (
     AuthError,
     PayloadError,
@@ -129,7 +129,8 @@ def test_unreadable_200_is_an_error_that_is_not_retried() -> None:
     # The request may have been accepted: retrying could deliver twice.
     with pytest.raises(ServerError) as caught:
         interpret_response(200, b"", {}, TOKENS)
-    assert not is_retryable(caught.value, RetryPolicy())
+    assert not RetryPolicy().allows_retry(caught.value)
+    assert may_have_been_accepted(caught.value)
     assert "<empty body>" in str(caught.value)
 
 
@@ -154,9 +155,38 @@ def test_transport_failures_retry_only_when_safe_or_allowed() -> None:
     unanswered = wrapped(httpx2.RemoteProtocolError("server disconnected"))
     misconfigured = wrapped(httpx2.UnsupportedProtocol("ftp"))
     cautious = RetryPolicy(retry_unanswered=False)
-    assert is_retryable(never_sent, RetryPolicy()) and is_retryable(never_sent, cautious)
-    assert is_retryable(unanswered, RetryPolicy()) and not is_retryable(unanswered, cautious)
-    assert not is_retryable(misconfigured, RetryPolicy())
+    assert RetryPolicy().allows_retry(never_sent) and cautious.allows_retry(never_sent)
+    assert RetryPolicy().allows_retry(unanswered) and not cautious.allows_retry(unanswered)
+    assert not RetryPolicy().allows_retry(misconfigured)
+    # Only a request the server may have received can have been accepted.
+    assert may_have_been_accepted(unanswered)
+    assert not may_have_been_accepted(never_sent) and not may_have_been_accepted(misconfigured)
+
+
+def test_refusals_were_never_accepted_and_only_5xx_and_flow_control_retry() -> None:
+    for status, code in [(503, "503"), (500, "500"), (502, "502"), (500, "81000001")]:
+        with pytest.raises(PushError) as caught:
+            interpret_response(status, _answer(code, "x"), {}, TOKENS)
+        assert RetryPolicy().allows_retry(caught.value), code
+        assert not may_have_been_accepted(caught.value)
+    permanent = ["80100001", "80100003", "80200001", "80300002", "80300008", "80300029", "80300037"]
+    for code in permanent:
+        status = codes.BUSINESS_CODES[code].http_status
+        with pytest.raises(PushError) as caught:
+            interpret_response(status, _answer(code, "x"), {}, TOKENS)
+        assert not RetryPolicy().allows_retry(caught.value), code
+        assert not may_have_been_accepted(caught.value)
+
+
+def test_a_recorded_answer_reads_exactly_as_a_live_one() -> None:
+    msg = orjson.dumps({"success": 2, "failure": 1, "illegalTokens": {"noRight": [TOKENS[1]]}})
+    recorded = {"code": "80100000", "msg": msg.decode(), "requestId": "42"}
+    live = interpret_response(200, orjson.dumps(recorded), {}, TOKENS)
+    assert result_from_answer(recorded, TOKENS) == live
+    assert live.failures == {TOKENS[1]: "noRight"}
+    with pytest.raises(AuthError):
+        result_from_answer({"code": "80200001", "msg": "x", "requestId": "1"}, TOKENS)
+    assert BatchResult.all_accepted("7", "80000000", TOKENS).accepted == TOKENS
 
 
 def test_retry_policy_refuses_nonsense() -> None:

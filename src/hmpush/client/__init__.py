@@ -9,6 +9,10 @@ Layout (private modules behind this small surface):
 * `_sync_client`: `PushClient`, which runs that implementation on a private event-loop thread
   (why: see that module's docstring).
 
+Besides the clients, two functions serve code that drives `send_prepared` itself (campaigns):
+`may_have_been_accepted(error)` says whether a failed request may still have been accepted, and
+`result_from_answer(answer, tokens)` reads a recorded answer exactly as a live one.
+
 ```python
 async with AsyncPushClient("service-account.json") as client:
     result = await client.send(message, tokens)
@@ -19,7 +23,7 @@ async with AsyncPushClient("service-account.json") as client:
 from __future__ import annotations
 
 from hmpush.client._async_client import AsyncPushClient, Credentials
-from hmpush.client._protocol import DEFAULT_ENDPOINT
+from hmpush.client._protocol import DEFAULT_ENDPOINT, result_from_answer
 from hmpush.client._results import (
     NOT_SENT,
     TRANSPORT_FAILURE,
@@ -29,7 +33,7 @@ from hmpush.client._results import (
     SendResult,
     TokenOutcome,
 )
-from hmpush.client._retry import RetryPolicy
+from hmpush.client._retry import RetryPolicy, may_have_been_accepted
 from hmpush.client._sync_client import PushClient
 
 __all__ = [
@@ -45,4 +49,6 @@ __all__ = [
     "RetryPolicy",
     "SendResult",
     "TokenOutcome",
+    "may_have_been_accepted",
+    "result_from_answer",
 ]

@@ -24,7 +24,7 @@ from hmpush.client._protocol import (
     send_url,
 )
 from hmpush.client._results import BatchFailure, BatchResult, HttpRequestPreview, SendResult
-from hmpush.client._retry import RetryPolicy, build_retrying, is_retryable
+from hmpush.client._retry import RetryPolicy, build_retrying
 from hmpush.errors import PushError, TransportError
 from hmpush.messages import Payload, PreparedMessage, PushOptions, prepare
 
@@ -178,8 +178,20 @@ class AsyncPushClient:
             raise group_error.exceptions[0] from None
         return _merge(batches, results)
 
-    async def send_prepared(self, prepared: PreparedMessage, tokens: Sequence[str]) -> BatchResult:
-        """Send one request's worth of tokens, retrying per the policy; raises on refusal."""
+    async def send_prepared(
+        self,
+        prepared: PreparedMessage,
+        tokens: Sequence[str],
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> BatchResult:
+        """Send one request's worth of tokens, retrying per the policy; raises on refusal.
+
+        The tokens go out exactly as given, in one request. `retry` replaces the client's
+        policy for this call (a campaign sends with `RetryPolicy.never()`-like limits and
+        decides itself what to send again).
+        """
+        policy = retry if retry is not None else self._retry
         tokens = list(tokens)
         body = prepared.body_for(tokens)
         push_type = int(prepared.push_type)
@@ -188,7 +200,7 @@ class AsyncPushClient:
         try:
             return await self._attempt(body, push_type, tokens, state)
         except (PushError, TransportError) as error:
-            if not is_retryable(error, self._retry):
+            if not policy.allows_retry(error):
                 raise
             first_failure: PushError | TransportError = error
         # Only now does tenacity take over (it costs more than a request on the happy path):
@@ -201,7 +213,7 @@ class AsyncPushClient:
             return await self._attempt(body, push_type, tokens, state)
 
         what = f"project {self.project_id}, {len(tokens)} tokens from {_first(tokens)}"
-        result: BatchResult = await build_retrying(self._retry, what, started)(attempt)
+        result: BatchResult = await build_retrying(policy, what, started)(attempt)
         return result
 
     def dry_run(

@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_ENDPOINT",
     "interpret_response",
     "request_headers",
+    "result_from_answer",
     "send_url",
 ]
 
@@ -64,14 +65,35 @@ def interpret_response(
 ) -> BatchResult:
     """The result of one answered request, or the typed refusal of the whole request (raised)."""
     document = _json_object(content)
-    code = _code_of(document)
-    if document is None or code is None:
+    if document is None or _code_of(document) is None:
         raise _unreadable_answer(http_status, content, headers)
+    return _result_of(document, http_status, headers, tokens, attempts)
+
+
+def result_from_answer(
+    answer: Mapping[str, Any], tokens: Sequence[str], *, http_status: int = 200
+) -> BatchResult:
+    """Read an answer already parsed (`{code, msg, requestId}`, e.g. a server's request log)
+    exactly as a live one: the per-token result, or the typed refusal raised."""
+    if _code_of(answer) is None:
+        raise _unreadable_answer(http_status, orjson.dumps(dict(answer)), {})
+    return _result_of(answer, http_status, {}, tokens, 1)
+
+
+def _result_of(
+    document: Mapping[str, Any],
+    http_status: int,
+    headers: Mapping[str, str],
+    tokens: Sequence[str],
+    attempts: int,
+) -> BatchResult:
+    code = _code_of(document) or ""
     message = str(document.get("msg", ""))
     request_id = str(document.get("requestId", ""))
     if code == codes.SUCCESS.code:
-        sent = list(tokens)
-        return BatchResult(request_id, code, http_status, sent, {}, attempts, sent)
+        return BatchResult.all_accepted(
+            request_id, code, tokens, http_status=http_status, attempts=attempts
+        )
     if code in _PER_TOKEN_CODES:
         accepted, failures = _per_token(code, message, tokens, request_id)
         return BatchResult(
@@ -91,7 +113,7 @@ def _json_object(content: bytes) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def _code_of(document: dict[str, Any] | None) -> str | None:
+def _code_of(document: Mapping[str, Any] | None) -> str | None:
     if document is None:
         return None
     code = document.get("code")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from hmpush._redact import shorten_token
-from hmpush.codes import TokenFailure
+from hmpush.codes import DROP_TOKEN_REASONS
 from hmpush.errors import HmpushError, PushError
 
 __all__ = [
@@ -24,16 +24,6 @@ __all__ = [
 NOT_SENT = "client:notSent"  # an earlier batch of the same call was refused; this one was not tried
 TRANSPORT_FAILURE = "client:transportError"  # the server could not be reached or did not answer
 UNREPORTED = "client:unreportedOutcome"  # a per-token answer whose `msg` could not be read
-
-# Per-token reasons that say the token itself is unusable for this project (drop or re-fetch it),
-# as opposed to reasons about the app's rights or the message (which another message may pass).
-_INVALID_TOKEN_REASONS = frozenset(
-    {
-        TokenFailure.TOKEN_FORMAT_ERROR.value,
-        TokenFailure.NO_RIGHT.value,
-        TokenFailure.TOKEN_PLATFORM_NOT_SUPPORT.value,
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +57,20 @@ class BatchResult:
     failures: dict[str, str]
     attempts: int = 1
     tokens: list[str] = field(default_factory=list, repr=False)  # as sent, in order
+
+    @classmethod
+    def all_accepted(
+        cls,
+        request_id: str,
+        code: str,
+        tokens: Sequence[str],
+        *,
+        http_status: int = 200,
+        attempts: int = 1,
+    ) -> BatchResult:
+        """The result of a request that accepted every one of its `tokens`."""
+        sent = list(tokens)
+        return cls(request_id, code, http_status, sent, {}, attempts, sent)
 
     def outcomes(self) -> Iterator[TokenOutcome]:
         """One outcome per token, in the order they were sent."""
@@ -155,7 +159,7 @@ class SendResult:
             token
             for batch in self.batches
             for token, reason in batch.failures.items()
-            if reason in _INVALID_TOKEN_REASONS
+            if reason in DROP_TOKEN_REASONS
         ]
 
     @property

@@ -39,7 +39,7 @@ from tenacity.stop import stop_base
 
 from hmpush.errors import PushError, TransportError
 
-__all__ = ["RetryPolicy", "build_retrying", "is_retryable", "parse_retry_after"]
+__all__ = ["RetryPolicy", "build_retrying", "may_have_been_accepted", "parse_retry_after"]
 
 logger = logging.getLogger("hmpush.client")
 
@@ -80,18 +80,31 @@ class RetryPolicy:
         """A policy that sends every request exactly once."""
         return cls(max_attempts=1)
 
+    def allows_retry(self, error: BaseException) -> bool:
+        """Whether the request that failed with `error` is worth another attempt."""
+        if isinstance(error, PushError):
+            return error.retryable  # never for an unreadable 2xx answer (see `_protocol`)
+        if isinstance(error, TransportError):
+            cause = error.__cause__
+            if _is_certificate_failure(cause):
+                return False  # the same certificate will fail the same way
+            if isinstance(cause, _NOT_SENT_ERRORS):
+                return True
+            return self.retry_unanswered and isinstance(cause, _UNANSWERED_ERRORS)
+        return False
 
-def is_retryable(error: BaseException, policy: RetryPolicy) -> bool:
-    """Whether `error`, raised by one attempt, is worth another attempt under `policy`."""
+
+def may_have_been_accepted(error: BaseException) -> bool:
+    """Whether the request that failed with `error` may still have been accepted by the server.
+
+    True when the server received the request but no answer could be read: the connection
+    dropped or timed out while waiting for the answer, or a 2xx answer was not a Push Kit
+    answer. Sending such a request again may deliver it twice.
+    """
     if isinstance(error, PushError):
-        return error.retryable
+        return error.http_status is not None and 200 <= error.http_status < 300
     if isinstance(error, TransportError):
-        cause = error.__cause__
-        if _is_certificate_failure(cause):
-            return False  # the same certificate will fail the same way
-        if isinstance(cause, _NOT_SENT_ERRORS):
-            return True
-        return policy.retry_unanswered and isinstance(cause, _UNANSWERED_ERRORS)
+        return isinstance(error.__cause__, _UNANSWERED_ERRORS)
     return False
 
 
@@ -172,7 +185,7 @@ def build_retrying(policy: RetryPolicy, what: str, started: float) -> AsyncRetry
         stop=stop_after_attempt(policy.max_attempts)
         | _StopWhenOutOfTime(started + policy.max_total_seconds),
         wait=_BackoffHonouringRetryAfter(policy),
-        retry=retry_if_exception(lambda error: is_retryable(error, policy)),
+        retry=retry_if_exception(policy.allows_retry),
         before_sleep=log_retry,
         reraise=True,
     )

@@ -171,9 +171,15 @@ class PushClient:
             )
         )
 
-    def send_prepared(self, prepared: PreparedMessage, tokens: Sequence[str]) -> BatchResult:
+    def send_prepared(
+        self,
+        prepared: PreparedMessage,
+        tokens: Sequence[str],
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> BatchResult:
         """Send one request's worth of tokens, retrying per the policy; raises on refusal."""
-        return self._run(self._client.send_prepared(prepared, list(tokens)))
+        return self._run(self._client.send_prepared(prepared, list(tokens), retry=retry))
 
     def dry_run(
         self,

@@ -4,7 +4,7 @@
 from hmpush import AsyncPushClient, Campaign
 from hmpush.messages import prepare
 
-async with AsyncPushClient("key.json", retry=Campaign.client_retry_policy()) as client:
+async with AsyncPushClient("key.json") as client:
     campaign = Campaign(client, prepare(payload), "tokens.txt", "out/", rate=20_000)
     summary = await campaign.run()
 ```

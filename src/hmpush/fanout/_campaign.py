@@ -53,8 +53,8 @@ from typing import Any, BinaryIO, Literal, cast
 import orjson
 
 from hmpush._redact import shorten_token
-from hmpush.client import AsyncPushClient, BatchResult, RetryPolicy
-from hmpush.client._retry import is_retryable
+from hmpush.client import AsyncPushClient, BatchResult, RetryPolicy, may_have_been_accepted
+from hmpush.codes import DROP_TOKEN_REASONS
 from hmpush.errors import HmpushError, PushError, QuotaError, TransportError, ValidationError
 from hmpush.fanout._input import (
     InputFormat,
@@ -72,7 +72,6 @@ from hmpush.fanout._resolve import (
     batch_tag,
 )
 from hmpush.fanout._results import (
-    INVALID_TOKEN_REASONS,
     REJECTED_LINES_FILE,
     ResultFiles,
     build_summary,
@@ -125,7 +124,7 @@ class CampaignOutcome:
     @property
     def drop_token(self) -> bool:
         """Whether the server called the token unusable (delete or re-fetch it)."""
-        return self.reason in INVALID_TOKEN_REASONS
+        return self.reason in DROP_TOKEN_REASONS
 
     def __repr__(self) -> str:
         return (
@@ -204,7 +203,7 @@ class Campaign:
     """Send one prepared message to every token of a list, resumably; see the module docstring.
 
     ```python
-    async with AsyncPushClient(key, retry=Campaign.client_retry_policy()) as client:
+    async with AsyncPushClient(key) as client:  # its retry policy does not apply here
         campaign = Campaign(client, prepare(payload), "tokens.txt", "out/", rate=50_000)
         summary = await campaign.run()            # or: async for outcome in campaign.outcomes()
     ```
@@ -265,8 +264,10 @@ class Campaign:
 
     @staticmethod
     def client_retry_policy() -> RetryPolicy:
-        """The client retry policy a campaign wants: one attempt; the campaign retries itself."""
-        return RetryPolicy(max_attempts=1, retry_unanswered=False)
+        """The retry policy a campaign sends with, whatever its client's own policy is: one
+        attempt per call, never resending a request that may have been accepted; the campaign
+        retries refused batches itself (after 503s at its adaptive rate)."""
+        return _CAMPAIGN_RETRY
 
     # --- public entry points ----------------------------------------------------------------
 
@@ -565,7 +566,7 @@ class Campaign:
             self.state.mark_in_flight(batch_id)
             started = time.perf_counter()
             try:
-                result = await self.client.send_prepared(message, tokens)
+                result = await self.client.send_prepared(message, tokens, retry=_CAMPAIGN_RETRY)
             except (PushError, TransportError) as error:
                 attempt += 1
                 retry_in = self._after_refusal(batch_id, error, attempt)
@@ -590,17 +591,13 @@ class Campaign:
                 self._stop(error)
                 return None
             return 0.0
-        if isinstance(error, PushError) and (error.http_status or 500) < 300:
-            # An unreadable 2xx answer: the request may have been accepted.
-            logger.warning("batch %d: answer unreadable, outcome unknown: %s", batch_id, error)
-            return None  # stays IN_FLIGHT; settled after this round
-        if isinstance(error, TransportError) and not is_retryable(error, _NO_UNANSWERED):
+        if may_have_been_accepted(error):
+            # No answer read (dropped, timed out, or an unreadable 2xx): only the server knows.
             logger.warning("batch %d: no answer, outcome unknown: %s", batch_id, error)
             return None  # stays IN_FLIGHT; settled after this round
         # Refused as a whole or never delivered to the server: nothing was accepted.
         self.state.set_state([batch_id], BatchState.PLANNED)
-        retryable = is_retryable(error, _NO_UNANSWERED)
-        if not retryable or attempt >= MAX_ERROR_RETRIES:
+        if not _CAMPAIGN_RETRY.allows_retry(error) or attempt >= MAX_ERROR_RETRIES:
             self._stop(error)
             return None
         return min(MAX_BACKOFF_SECONDS, 0.5 * 2.0 ** (attempt - 1))
@@ -733,7 +730,8 @@ class Campaign:
             self._load_counts()
 
 
-_NO_UNANSWERED = RetryPolicy(max_attempts=1, retry_unanswered=False)
+# One attempt per call to the client; a request that may have been accepted is never resent.
+_CAMPAIGN_RETRY = RetryPolicy(max_attempts=1, retry_unanswered=False)
 
 
 def _is_flow_control(error: HmpushError) -> bool:

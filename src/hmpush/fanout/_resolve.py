@@ -21,8 +21,7 @@ from typing import Protocol
 import httpx2
 import orjson
 
-from hmpush.client._protocol import interpret_response
-from hmpush.client._results import BatchResult
+from hmpush.client import BatchResult, result_from_answer
 from hmpush.errors import PushError, TransportError
 
 TAG_PREFIX = "hmpush:"
@@ -128,14 +127,12 @@ def _oldest_accepted_ms(records: Sequence[Mapping[str, object]]) -> int:
 
 def _as_result(record: Mapping[str, object], tokens: Sequence[str]) -> BatchResult:
     """The recorded answer read exactly as the client reads a live one."""
-    answer = orjson.dumps(
-        {"code": record.get("code"), "msg": record.get("msg"), "requestId": record.get("requestId")}
-    )
+    answer = {key: record.get(key) for key in ("code", "msg", "requestId")}
     try:
-        return interpret_response(200, answer, {}, tokens)
+        return result_from_answer(answer, tokens)
     except PushError:
         # A recorded request is an accepted one; a code the client reads as a refusal would be
         # a server bug. Count every token as accepted rather than send them again.
-        request_id = str(record.get("requestId") or "")
-        code = str(record.get("code"))
-        return BatchResult(request_id, code, 200, list(tokens), {}, 1, list(tokens))
+        return BatchResult.all_accepted(
+            str(record.get("requestId") or ""), str(record.get("code")), tokens
+        )

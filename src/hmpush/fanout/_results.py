@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from hmpush.client._results import _INVALID_TOKEN_REASONS  # the client's one list of them
+from hmpush.codes import DROP_TOKEN_REASONS
 from hmpush.fanout._state import BatchState, CampaignState, split_tokens
 
 OUTCOMES_FILE = "outcomes.jsonl"
@@ -32,13 +32,6 @@ UNKNOWN_TOKENS_FILE = "unknown-tokens.txt"
 REJECTED_LINES_FILE = "rejected-lines.jsonl"
 SUMMARY_FILE = "summary.json"
 WRITE_BUFFER = 1 << 20
-
-INVALID_TOKEN_REASONS = _INVALID_TOKEN_REASONS
-
-
-def is_invalid_token_reason(reason: str) -> bool:
-    """Whether a per-token reason says the token itself is unusable (drop or re-fetch it)."""
-    return reason in INVALID_TOKEN_REASONS
 
 
 def outcome_lines(
@@ -71,7 +64,7 @@ def outcome_lines(
         lines.append(
             head + dumps(token) + b',"outcome":"failed","reason":' + dumps(reason) + failed_tail
         )
-        if reason in INVALID_TOKEN_REASONS:
+        if reason in DROP_TOKEN_REASONS:
             invalid.append(token.encode() + b"\n")
     return b"".join(lines), b"".join(invalid)
 
@@ -172,7 +165,7 @@ def build_summary(state: CampaignState, extra: dict[str, Any]) -> dict[str, Any]
         if row["failures"]:
             for reason in orjson.loads(row["failures"]).values():
                 reasons[reason] += 1
-                invalid += reason in INVALID_TOKEN_REASONS
+                invalid += reason in DROP_TOKEN_REASONS
     pending_tokens = sum(item[1] for item in pending)
     return {
         "complete": pending_tokens == 0 and unknown[1] == 0,
