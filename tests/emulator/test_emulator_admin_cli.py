@@ -282,3 +282,44 @@ async def test_metrics_count_answers_and_token_outcomes(
         line.startswith('hmpush_emulator_tokens_total{outcome="tokenFormatError"} ')
         for line in lines
     )
+
+
+def test_reset_keeps_every_setting_and_forgets_time_and_traffic(
+    hmpush_emulator: EmulatorHandle,
+) -> None:
+    handle = hmpush_emulator
+    assert handle.emulator is not None
+    config = handle.add_receipt_config("http://127.0.0.1:9/receipts", receipt_id="kept")
+    app_path, project_path = f"/apps/{handle.app_id}/delivery", f"/projects/{handle.project_id}"
+    handle.admin("PATCH", app_path, {"released": True, "marketing_daily_limit": 5})
+    handle.admin("PATCH", f"{project_path}/delivery", {"test_message_daily_quota": 7})
+    handle.admin("PATCH", "/receipts/settings", {"max_attempts": 3})
+    handle.advance_clock(86_400_000)
+    handle.create_devices(2)
+
+    handle.admin("POST", "/reset")
+
+    assert handle.admin("GET", f"{project_path}/receipt-configs") == [config]
+    assert handle.admin("GET", app_path)["marketing_daily_limit"] == 5
+    assert handle.admin("GET", f"{project_path}/delivery")["test_message_daily_quota"] == 7
+    assert handle.admin("GET", "/receipts/settings")["max_attempts"] == 3
+    assert handle.admin("GET", "/delivery/clock")["offset_ms"] == 0  # time starts again
+    assert handle.admin("GET", f"/apps/{handle.app_id}/devices")["tokens"] == []
+    # Every table is either configuration (kept) or traffic (emptied): a new table must choose.
+    with handle.emulator.store.read() as conn:
+        filled = {
+            table
+            for (table,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+            if conn.execute(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone() is not None
+        }
+    assert filled == {
+        "projects",
+        "service_account_keys",
+        "apps",
+        "app_delivery_settings",
+        "project_delivery_settings",
+        "receipt_configs",
+        "receipt_dispatch_settings",
+    }

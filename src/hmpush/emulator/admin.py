@@ -264,7 +264,9 @@ def list_requests(
 
 @router.post("/reset", tags=["admin"], summary="Forget all traffic and devices")
 def reset(request: Request) -> dict[str, str]:
-    """Delete requests, devices, inboxes, quotas and faults; keep projects, keys and apps."""
+    """Delete requests, devices, inboxes, quota counters, receipts and faults, and set the
+    devices' clock back to now; keep projects, keys, apps and settings (quota settings, receipt
+    configurations and retry settings)."""
     _emulator(request).reset()
     return {"status": "reset"}
 

@@ -216,8 +216,9 @@ class Emulator:
         return list_accepted_requests(self.store, project_id, limit)
 
     def reset(self) -> None:
-        """Forget everything sent (requests, devices, inboxes, counters, faults); keep projects,
-        keys, apps and configuration, so issued service-account files stay valid.
+        """Forget everything sent (requests, devices, inboxes, counters, receipts, faults, the
+        moved clock); keep projects, keys, apps and configuration, so issued service-account
+        files, quota settings and receipt endpoints stay valid.
 
         Configuration is the core's kept tables plus any table whose name ends in `_settings`
         or `_configs` (the device side's quota and receipt settings).

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from hmpush.emulator import registry
 from hmpush.emulator.delivery import TargetDevice
 from hmpush.emulator.registry import AppRecord, DeviceRecord
-from hmpush.messages import is_plausible_token
+from hmpush.messages import implausible_tokens
 
 __all__ = ["KnownDevice", "TargetLookup"]
 
@@ -58,10 +58,14 @@ class TargetLookup:
     def devices(self, conn: sqlite3.Connection, tokens: Sequence[str]) -> dict[str, KnownDevice]:
         """The registered devices among `tokens` (unknown tokens are simply absent)."""
         cache = self._devices
-        # A string that cannot be a token is never looked up (it fails tokenFormatError, as an
-        # unregistered token does).
-        missing = [token for token in tokens if token not in cache and is_plausible_token(token)]
+        missing = [token for token in tokens if token not in cache]
         if missing:
+            # A string that cannot be a token is never looked up (it fails tokenFormatError, as
+            # an unregistered token does); the batch rule checks all of them at once.
+            implausible = implausible_tokens(missing)
+            if implausible:
+                skipped = set(implausible)
+                missing = [token for token in missing if token not in skipped]
             if len(cache) + len(missing) > _MAX_CACHED_DEVICES:
                 cache.clear()
             for token, (device_id, app_id, project_id) in registry.devices_by_token(
