@@ -48,6 +48,10 @@ def demo(
         Path | None,
         typer.Option(help="Keep the server's data here (default: a temporary directory)."),
     ] = None,
+    stay: Annotated[
+        bool,
+        typer.Option("--stay", help="Keep the server running afterwards to browse its inbox page."),
+    ] = False,
 ) -> None:
     """Start the local Push server, register a phone, send every push-type, show its inbox."""
     import httpx2
@@ -75,9 +79,25 @@ def demo(
             all_accepted = _send_all(client, token)
         inbox: list[dict[str, Any]] = _admin(admin, "GET", f"/devices/{token}/inbox")
         _print_phone(inbox)
+        if stay:
+            console.print(f"\nThe phone's screen in a browser: {server.base_url}/inbox")
+            _wait_for_interrupt()
+        else:
+            console.print("\n`hmpush demo --stay` keeps the server up to show this in a browser.")
     if not all_accepted or len(inbox) != len(demo_messages()):
         err_console.print(f"demo: expected {len(demo_messages())} messages on the phone")
         raise typer.Exit(EXIT_REJECTED)
+
+
+def _wait_for_interrupt() -> None:
+    import time
+
+    console.print("The server keeps running; press Ctrl-C to stop it.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopping")
 
 
 def _admin(client: Any, method: str, path: str, body: Any = None) -> Any:
