@@ -1,6 +1,7 @@
 """Valid request bodies for every push-type, modelled on the request examples of Huawei's docs.
 
-The texts, ids and tokens are this project's own; the shapes follow the documented examples.
+The texts, ids and tokens are this project's own; the shapes follow the documented examples
+(every field each of them sets, a form-data key of digits, and non-ASCII text as in the docs).
 Each builder returns a fresh dict so tests may modify it.
 """
 
@@ -55,7 +56,7 @@ def form_update() -> dict[str, Any]:
     """Push-type 1: a widget refresh with one image."""
     return {
         "payload": {
-            "formData": {"temperature": 21, "city": "Hangzhou"},
+            "formData": {"temperature": 21, "7": "sunny", "city": "Hangzhou"},
             "version": 922337203,
             "images": [{"keyName": "icon", "url": "https://example.com/sun.png", "require": 1}],
             "formId": 0,
@@ -79,6 +80,7 @@ def voice_broadcast() -> dict[str, Any]:
                 "body": "12.50 received",
                 "clickAction": {"actionType": 0},
                 "style": 0,
+                "image": "https://example.com/shop/logo.png",
             },
         },
         "target": target(),
@@ -87,7 +89,7 @@ def voice_broadcast() -> dict[str, Any]:
 
 def background() -> dict[str, Any]:
     """Push-type 6: data for the app."""
-    return {"payload": {"extraData": '{"sync": "inbox"}'}, "target": target()}
+    return {"payload": {"extraData": '{"sync": "收件箱"}'}, "target": target()}
 
 
 def voip_call() -> dict[str, Any]:
@@ -215,8 +217,8 @@ def train_create() -> dict[str, Any]:
                         {"text": "{{trainNo}}", "foregroundColor": "#FF317AF7"},
                     ],
                     "clickAction": {"actionType": 0},
-                    "firstTextBlock": {"firstLine": "13:00", "secondLine": "Shanghai"},
-                    "lastTextBlock": {"firstLine": "14:20", "secondLine": "Nanjing"},
+                    "firstTextBlock": {"firstLine": "13:00", "secondLine": "杭州东"},
+                    "lastTextBlock": {"firstLine": "14:20", "secondLine": "苏州北"},
                     "displayHorizontalLine": True,
                     "spaceIcon": "train.png",
                     "extend": {
