@@ -53,6 +53,25 @@ def test_all_accepted_prints_request_id_and_full_tokens(
     assert "eyJ" not in result.output  # no JWT anywhere
 
 
+def test_a_repeated_token_is_sent_once_and_the_repeat_is_reported(
+    hmpush_emulator_server: EmulatorHandle, key_file: Path
+) -> None:
+    [token] = hmpush_emulator_server.create_devices(1)
+    result = _send(
+        hmpush_emulator_server,
+        key_file,
+        "--title",
+        "Hi",
+        "--body",
+        "Once",
+        *_token_args([token] * 2),
+    )
+    assert result.exit_code == EXIT_OK, result.output
+    assert result.stdout.count(f"accepted  {token}") == 1
+    assert "1 accepted, 0 refused (1 repeated tokens sent once)" in result.stderr
+    assert len(hmpush_emulator_server.inbox(token)) == 1
+
+
 def test_partial_success_exits_3_and_names_the_reason(
     hmpush_emulator_server: EmulatorHandle, key_file: Path, tmp_path: Path
 ) -> None:

@@ -106,6 +106,21 @@ async def test_tokens_are_split_into_1000_token_requests_and_merged(
     assert len(set(result.request_ids)) == 3
 
 
+async def test_a_token_listed_twice_is_sent_once_and_counted(
+    hmpush_emulator: EmulatorHandle, client: AsyncPushClient
+) -> None:
+    tokens = hmpush_emulator.create_devices(1001)
+    given = [tokens[0], *tokens, tokens[1000], tokens[0]]  # repeats inside and across batches
+    result = await client.send(notification(), given)
+    assert [outcome.token for outcome in result] == tokens  # first-seen order, once each
+    assert result.repeated_tokens == 3 and len(result) == 1001
+    assert sorted(r["success"] for r in hmpush_emulator.requests()) == [1, 1000]
+    assert len(hmpush_emulator.inbox(tokens[0])) == 1
+    assert len(hmpush_emulator.inbox(tokens[1000])) == 1
+    [preview] = client.dry_run(notification(), [tokens[0], tokens[0]])
+    assert preview.tokens == [tokens[0]]
+
+
 async def test_test_messages_go_10_tokens_per_request(
     hmpush_emulator: EmulatorHandle, client: AsyncPushClient
 ) -> None:

@@ -189,7 +189,12 @@ def _print_result(result: SendResult) -> int:
         err_console.print(f"error: {_describe_refusal(error)}", markup=False, soft_wrap=True)
     accepted = result.accepted_count
     refused = len(result) - accepted
-    err_console.print(f"{accepted} accepted, {refused} refused", markup=False, soft_wrap=True)
+    repeated = (
+        f" ({result.repeated_tokens} repeated tokens sent once)" if result.repeated_tokens else ""
+    )
+    err_console.print(
+        f"{accepted} accepted, {refused} refused{repeated}", markup=False, soft_wrap=True
+    )
     if refused == 0:
         return EXIT_OK
     return EXIT_PARTIAL if accepted else EXIT_REJECTED

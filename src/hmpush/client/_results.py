@@ -118,6 +118,7 @@ class SendResult:
     batches: list[BatchResult]
     failed_batches: list[BatchFailure] = field(default_factory=list)
     not_sent: list[str] = field(default_factory=list)
+    repeated_tokens: int = 0  # extra copies of tokens listed more than once (each sent once)
 
     def __iter__(self) -> Iterator[TokenOutcome]:
         for batch in self.batches:
@@ -185,7 +186,8 @@ class SendResult:
         return (
             f"SendResult(requests={len(self.batches)}, accepted={self.accepted_count}, "
             f"refused={len(self) - self.accepted_count}, failed_batches="
-            f"{len(self.failed_batches)}, not_sent={len(self.not_sent)})"
+            f"{len(self.failed_batches)}, not_sent={len(self.not_sent)}, "
+            f"repeated_tokens={self.repeated_tokens})"
         )
 
 
