@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from enum import IntEnum, StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from enum import Enum, IntEnum, StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Strict
 from pydantic import ValidationError as PydanticValidationError
@@ -121,26 +121,32 @@ def rgb_colour() -> AfterValidator:
     return matches(r"#[0-9A-Fa-f]{6}", "must be a colour in the form #RRGGBB")
 
 
-E = TypeVar("E", bound=IntEnum)
-
-
-def int_enum(enum: type[E]) -> BeforeValidator:
-    """Field rule for integer enumerations: only a JSON integer that is one of the enum's values.
-
-    pydantic's lax enum parsing would take `"1"`, `true` or `1.0`; the wire format does not.
-    """
+def _enum_member(enum: type[Enum], json_type: type, type_rule: str) -> BeforeValidator:
     allowed = ", ".join(str(member.value) for member in enum)
-    members: dict[int, E] = {member.value: member for member in enum}
+    members: dict[Any, Enum] = {member.value: member for member in enum}
 
     def check(value: Any) -> Any:
-        if type(value) is int or isinstance(value, enum):
+        if type(value) is json_type or isinstance(value, enum):
             member = members.get(value)
             if member is None:
                 raise rule_error(f"must be one of {allowed}")
             return member
-        raise rule_error("must be an integer")
+        raise rule_error(type_rule)
 
     return BeforeValidator(check)
+
+
+def int_enum(enum: type[IntEnum]) -> BeforeValidator:
+    """Field rule for integer enumerations: only a JSON integer that is one of the enum's values.
+
+    pydantic's lax enum parsing would take `"1"`, `true` or `1.0`; the wire format does not.
+    """
+    return _enum_member(enum, int, "must be an integer")
+
+
+def text_enum(enum: type[StrEnum]) -> BeforeValidator:
+    """Field rule for text enumerations: only a JSON string that is one of the enum's values."""
+    return _enum_member(enum, str, "must be a string")
 
 
 def _is_json_data(value: Any) -> bool:
@@ -170,25 +176,6 @@ def json_data() -> AfterValidator:
         return value
 
     return AfterValidator(check)
-
-
-S = TypeVar("S", bound=StrEnum)
-
-
-def text_enum(enum: type[S]) -> BeforeValidator:
-    """Field rule for text enumerations: only a JSON string that is one of the enum's values."""
-    allowed = ", ".join(member.value for member in enum)
-    members: dict[str, S] = {member.value: member for member in enum}
-
-    def check(value: Any) -> Any:
-        if type(value) is str or isinstance(value, enum):
-            member = members.get(value)
-            if member is None:
-                raise rule_error(f"must be one of {allowed}")
-            return member
-        raise rule_error("must be a string")
-
-    return BeforeValidator(check)
 
 
 def require(condition: bool, rule: str, field: str) -> None:
