@@ -23,6 +23,7 @@ from messages_examples import (
     score_update,
     taxi_create,
     taxi_update_pickup,
+    taxi_update_progress,
     train_create,
     voice_broadcast,
     voip_call,
@@ -245,6 +246,13 @@ ACCEPTED: list[tuple[str, int, Builder, Changes]] = [
         [(f"{CAP}.type", 3), (f"{CAP}.progress", {"progress": 1})],
     ),
     ("capsule-lowercase-colour", 7, taxi_create, [(f"{CAP}.bgColor", "#ff317af7")]),
+    ("capsule-hidden", 7, taxi_create, [(f"{CAP}.status", -1)]),
+    (
+        "express-update",
+        7,
+        taxi_update_progress,
+        [("payload.event", "EXPRESS"), ("payload.status", "IN_TRANSIT")],
+    ),
     (
         "competition-rich-desc",
         7,
@@ -998,6 +1006,15 @@ REFUSED: list[tuple[str, int, Builder, Changes, str, str]] = [
         7,
         taxi_score_create,
         [("payload.event", "SCORE")],
+        PAYLOAD,
+        "payload.event may be created by REST only for FLIGHT, TAXI and TRAIN",
+    ),
+    (
+        # EXPRESS and CHECK_IN have no documented creation layouts or statuses (open question 4).
+        "create-express",
+        7,
+        taxi_create,
+        [("payload.event", "EXPRESS"), ("payload.status", DELETE)],
         PAYLOAD,
         "payload.event may be created by REST only for FLIGHT, TAXI and TRAIN",
     ),

@@ -241,6 +241,8 @@ class Weather(WireModel):
 
     weather_type: Int | None = None
     location_type: Annotated[WeatherLocationType, int_enum(WeatherLocationType)] | None = None
+    # Each temperature is held to the whole range -95..58 even when the other is absent (I: the
+    # spec bounds high by 58 and low by -95, and each by the other).
     high_temperature: Annotated[Int, between(-95, 58)] | None = None
     low_temperature: Annotated[Int, between(-95, 58)] | None = None
 
@@ -317,6 +319,7 @@ class NotificationData(WireModel):
 class CapsuleTimer(WireModel):
     """The timer of a type-2 capsule."""
 
+    # Milliseconds shown on the timer; a negative time has no display, so it is refused (I).
     time: Annotated[Int, between(0, INT64_MAX)] | None = None
     count_down: Bool | None = None
     pause: Bool | None = None
@@ -347,7 +350,9 @@ class CapsuleData(WireModel):
 
     type: Annotated[CapsuleType, int_enum(CapsuleType)]
     status: Annotated[CapsuleStatus, int_enum(CapsuleStatus)]
-    icon: Annotated[Str, non_empty()]
+    icon: Annotated[Str, non_empty()]  # required; an empty file name names no icon (I)
+    # The *Url fields come from the field-mapping page only, with no published constraints
+    # (spec open question 3): any string is accepted, here and in Extend, Team, NotificationData.
     icon_url: Str | None = None
     tail_icon: Str | None = None
     tail_icon_url: Str | None = None

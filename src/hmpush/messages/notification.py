@@ -72,6 +72,7 @@ class Notification(WireModel):
     inbox_content: Annotated[list[Str], max_items(3)] | None = None
     click_action: ClickAction
     badge: Badge | None = None
+    # A file name; an empty one names no file, so it is refused rather than ignored (I).
     sound: Annotated[Str, non_empty()] | None = None
     sound_duration: Annotated[Int, between(1, 60)] | None = None
     foreground_show: Bool | None = None
