@@ -9,6 +9,8 @@ import httpx2
 import pytest
 from emulator_helpers import Sender, answer_of, notification_body
 
+from hmpush import codes
+from hmpush.messages import TokenResults
 from hmpush.testing import EmulatorAdminError, EmulatorHandle
 
 pytestmark = pytest.mark.anyio
@@ -151,3 +153,72 @@ def test_rules_can_be_listed_and_removed(emulator: EmulatorHandle) -> None:
     with pytest.raises(EmulatorAdminError) as missing:
         emulator.admin("DELETE", f"/faults/{rule['id']}")
     assert missing.value.status == 404
+
+
+# --- codes and reasons that no emulated state leads to ------------------------------------
+
+_ANSWERABLE = sorted(
+    set(codes.BUSINESS_CODES)
+    - {codes.SUCCESS.code, codes.PARTIAL_SUCCESS.code, codes.ALL_TOKENS_INVALID.code}
+)
+
+
+@pytest.mark.parametrize("code", _ANSWERABLE)
+async def test_a_code_fault_answers_any_refusal_of_the_table(
+    emulator: EmulatorHandle, any_sender: Sender, code: str
+) -> None:
+    entry = codes.BUSINESS_CODES[code]
+    tokens = emulator.create_devices(1)
+    emulator.add_fault(code=code, times=1)
+    response = await any_sender.post(notification_body(tokens))
+    answer = answer_of(response)
+    assert (response.status_code, answer["code"], answer["msg"]) == (
+        entry.http_status,
+        code,
+        entry.message,
+    )
+    assert emulator.requests() == [] and emulator.inbox(tokens[0]) == []
+    assert answer_of(await any_sender.post(notification_body(tokens)))["code"] == "80000000"
+
+
+@pytest.mark.parametrize("reason", list(codes.TokenFailure))
+async def test_a_token_failure_fault_fails_the_matching_tokens_with_any_reason(
+    emulator: EmulatorHandle, any_sender: Sender, reason: codes.TokenFailure
+) -> None:
+    doomed, fine = emulator.create_devices(2)
+    emulator.add_fault(token_failure=reason.value, token_prefix=doomed)
+    response = await any_sender.post(notification_body([doomed, fine]))
+    answer = answer_of(response)
+    assert (response.status_code, answer["code"]) == (200, "80100000")
+    results = TokenResults.from_msg(answer["msg"])
+    assert (results.success, results.failure) == (1, 1)
+    assert results.illegal_tokens == {reason.value: [doomed]}
+    assert emulator.inbox(doomed) == [] and len(emulator.inbox(fine)) == 1
+
+    emulator.clear_faults()
+    emulator.add_fault(token_failure=reason.value)  # no prefix: every token
+    response = await any_sender.post(notification_body([doomed, fine]))
+    answer = answer_of(response)
+    assert (response.status_code, answer["code"]) == (400, "80300007")
+    assert TokenResults.from_msg(answer["msg"]).illegal_tokens == {reason.value: [doomed, fine]}
+    assert len(emulator.requests()) == 1
+
+
+@pytest.mark.parametrize(
+    ("rule", "named"),
+    [
+        ({"code": "80000000"}, "code"),
+        ({"code": "80300007"}, "code"),
+        ({"code": "12345678"}, "code"),
+        ({"token_failure": "tokenTooShort"}, "token_failure"),
+        ({"code": "80100022", "status": 500}, "status and code"),
+        ({"token_failure": "noRight", "drop_connection": True}, "token_failure and drop"),
+    ],
+)
+def test_bad_code_and_reason_rules_are_refused_naming_the_field(
+    hmpush_emulator: EmulatorHandle, rule: dict[str, object], named: str
+) -> None:
+    with pytest.raises(EmulatorAdminError) as refused:
+        hmpush_emulator.add_fault(**rule)
+    assert refused.value.status == 422
+    assert named in str(refused.value.detail)

@@ -23,7 +23,13 @@ from hmpush.emulator.core import Emulator
 from hmpush.emulator.faults import ConnectionDropped, FiredFault, drop_client_connection
 from hmpush.emulator.limits import retry_after_header
 from hmpush.emulator.registry import RegistryError
-from hmpush.emulator.sending import Reply, handle_send, new_request_id, reply_for
+from hmpush.emulator.sending import (
+    Reply,
+    TokenFailureRule,
+    handle_send,
+    new_request_id,
+    reply_for,
+)
 
 __all__ = ["SEND_PATH", "create_app"]
 
@@ -181,6 +187,13 @@ async def _answer_send(
                 return None
             if fault.status is not None:
                 return _fault_reply(fault)
+            if fault.code is not None:
+                return reply_for(codes.BUSINESS_CODES[fault.code], new_request_id())
+            if fault.token_failure is not None:
+                forced = TokenFailureRule(fault.token_prefix or "", fault.token_failure)
+                return handle_send(
+                    emulator, project_id, authorization, push_type_header, body, forced
+                )
     return handle_send(emulator, project_id, authorization, push_type_header, body)
 
 

@@ -2,9 +2,14 @@
 
 A rule matches requests by project, push-type, token prefix, the n-th matching request and/or
 a seeded probability, and then adds latency, answers 500/502/503 (503 with or without
-`Retry-After`) or drops the connection without any response. Rules are tried in the order they
-were added; the first that fires decides. A rule with `times` retires after firing that often.
-Seeded probabilities make a run repeatable: each rule owns its random generator.
+`Retry-After`), answers a business code from the table, fails the matching tokens with a
+per-token reason, or drops the connection without any response. Business codes and per-token
+reasons make every code and reason of spec §10 producible, including those no state of the
+emulator leads to (image anti-spam 80100022, `countryNotSupport`, `tokenPlatformNotSupport`,
+`appinfoError`, …).
+Rules are tried in the order they were added; the first that fires decides. A rule with
+`times` retires after firing that often. Seeded probabilities make a run repeatable: each rule
+owns its random generator.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hmpush import codes
+from hmpush.codes import TokenFailure
 
 __all__ = [
     "ConnectionDropped",
@@ -50,19 +58,53 @@ class FaultRule(BaseModel):
     retry_after: float | None = Field(
         None, gt=0, description="Seconds for the Retry-After header (only with status 503)."
     )
+    code: str | None = Field(
+        None,
+        description="Answer this business code of the code table (e.g. 80100022) with its HTTP"
+        " status and message; nothing is stored.",
+    )
+    token_failure: TokenFailure | None = Field(
+        None,
+        description="Fail the tokens starting with `token_prefix` (every token without one)"
+        " with this per-token reason; the others are handled as usual (80100000/80300007).",
+    )
     latency_ms: int = Field(0, ge=0, le=600_000, description="Delay before answering.")
     drop_connection: bool = Field(False, description="Close the connection without a response.")
     times: int | None = Field(None, ge=1, description="Retire the rule after firing this often.")
 
+    @field_validator("code")
+    @classmethod
+    def _code_from_the_table(cls, code: str | None) -> str | None:
+        if code is not None and code not in _ANSWERABLE_CODES:
+            raise ValueError(f"code must be one of {', '.join(sorted(_ANSWERABLE_CODES))}")
+        return code
+
     @model_validator(mode="after")
     def _one_clear_action(self) -> FaultRule:
-        if self.status is None and not self.drop_connection and self.latency_ms == 0:
-            raise ValueError("a fault needs an action: status, drop_connection or latency_ms")
-        if self.status is not None and self.drop_connection:
-            raise ValueError("status and drop_connection exclude each other")
+        answers = [
+            name
+            for name in ("status", "code", "token_failure", "drop_connection")
+            if getattr(self, name) not in (None, False)
+        ]
+        if not answers and self.latency_ms == 0:
+            raise ValueError(
+                "a fault needs an action: status, code, token_failure, drop_connection"
+                " or latency_ms"
+            )
+        if len(answers) > 1:
+            raise ValueError(f"{' and '.join(answers)} exclude each other")
         if self.retry_after is not None and self.status != 503:
             raise ValueError("retry_after goes only with status 503")
         return self
+
+
+# Whole-request refusals a rule may answer; the outcomes of token handling (80000000, 80100000,
+# 80300007) come from `token_failure` instead, so their `msg` is always well formed.
+_ANSWERABLE_CODES = frozenset(codes.BUSINESS_CODES) - {
+    codes.SUCCESS.code,
+    codes.PARTIAL_SUCCESS.code,
+    codes.ALL_TOKENS_INVALID.code,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +116,9 @@ class FiredFault:
     status: int | None
     retry_after: float | None
     drop_connection: bool
+    code: str | None = None
+    token_failure: TokenFailure | None = None
+    token_prefix: str | None = None
 
 
 @dataclass(slots=True)
@@ -163,6 +208,9 @@ class FaultInjector:
                     rule.status,
                     rule.retry_after,
                     rule.drop_connection,
+                    rule.code,
+                    rule.token_failure,
+                    rule.token_prefix,
                 )
         return None
 

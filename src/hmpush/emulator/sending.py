@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from hmpush.emulator.core import Emulator
     from hmpush.messages import ValidatedRequest
 
-__all__ = ["Reply", "handle_send", "new_request_id", "reply_for"]
+__all__ = ["Reply", "TokenFailureRule", "handle_send", "new_request_id", "reply_for"]
 
 logger = logging.getLogger("hmpush.emulator")
 
@@ -49,6 +49,14 @@ _request_sequence = itertools.count(secrets.randbelow(1_000_000))
 def new_request_id() -> str:
     """A unique, Huawei-shaped request id."""
     return f"{time.time_ns() // 1_000_000}{next(_request_sequence) % 1_000_000:06d}"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFailureRule:
+    """A fault rule's verdict: tokens starting with `prefix` ("" for all) fail with `reason`."""
+
+    prefix: str
+    reason: TokenFailure
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +93,14 @@ def handle_send(
     authorization: str | None,
     push_type_header: str | None,
     body: bytes,
+    forced: TokenFailureRule | None = None,
 ) -> Reply:
     """Answer one send request; an unexpected failure becomes 81000001, never a traceback."""
     request_id = new_request_id()
     try:
-        return _send(emulator, request_id, project_id, authorization, push_type_header, body)
+        return _send(
+            emulator, request_id, project_id, authorization, push_type_header, body, forced
+        )
     except Exception as error:
         logger.exception("messages:send failed unexpectedly (requestId %s)", request_id)
         # Only the exception's type: its text could quote a token; the log has the rest.
@@ -104,6 +115,7 @@ def _send(
     authorization: str | None,
     push_type_header: str | None,
     body: bytes,
+    forced: TokenFailureRule | None,
 ) -> Reply:
     try:
         emulator.verifier.verify(authorization, project_id)
@@ -128,7 +140,9 @@ def _send(
     if validated.push_options.test_message and not emulator.test_limiter.admit(project_id):
         return reply_for(codes.TEST_MESSAGE_TOO_FREQUENT, request_id)
     with emulator.store.transaction() as conn:
-        return _decide_and_record(emulator, conn, request_id, project_id, validated, tokens, body)
+        return _decide_and_record(
+            emulator, conn, request_id, project_id, validated, tokens, body, forced
+        )
 
 
 def _project_refusal(emulator: Emulator, project_id: str, request_id: str) -> Reply | None:
@@ -161,8 +175,15 @@ def _decide_and_record(
     validated: ValidatedRequest,
     tokens: list[str],
     body: bytes,
+    forced: TokenFailureRule | None,
 ) -> Reply:
-    outcome = _token_outcomes(emulator, conn, project_id, validated, tokens)
+    outcome = _Outcome()
+    if forced is not None:
+        for token in tokens:
+            if token.startswith(forced.prefix):
+                outcome.fail(token, forced.reason.value)
+        tokens = [token for token in tokens if not token.startswith(forced.prefix)]
+    _token_outcomes(emulator, conn, project_id, validated, tokens, outcome)
     emulator.metrics.tokens(len(outcome.accepted), outcome.failures)
     if not outcome.accepted:
         results = TokenResults(None, outcome.failure_count, outcome.failures)
@@ -200,13 +221,14 @@ def _token_outcomes(
     project_id: str,
     validated: ValidatedRequest,
     tokens: Sequence[str],
-) -> _Outcome:
-    outcome = _Outcome()
-    forced = validated.token_failure_for_all
-    if forced is not None:
+    outcome: _Outcome,
+) -> None:
+    """Add each token's verdict to `outcome`: accepted (with its target) or a failure reason."""
+    failing_all = validated.token_failure_for_all
+    if failing_all is not None:
         for token in tokens:
-            outcome.fail(token, TokenFailure(forced).value)
-        return outcome
+            outcome.fail(token, TokenFailure(failing_all).value)
+        return
     known = emulator.lookup.devices(conn, tokens)
     found = list(map(known.get, tokens))
     # Every device of an app shares the app's verdict, so it is worked out once per app.
@@ -218,7 +240,7 @@ def _token_outcomes(
         [(refusal, category, bundle_name)] = verdicts.values()
         if refusal is None:
             outcome.accepted = [device.target(bundle_name, category) for device in found]  # type: ignore[union-attr]
-            return outcome
+            return
     for token, device in zip(tokens, found, strict=True):
         if device is None:
             # Malformed (`is_plausible_token` false) or never registered: the same reason.
@@ -229,7 +251,6 @@ def _token_outcomes(
             outcome.fail(token, refusal.value)
         else:
             outcome.accepted.append(device.target(bundle_name, category))
-    return outcome
 
 
 def _verdict(
