@@ -6,6 +6,7 @@ import datetime
 import ipaddress
 import socket
 import ssl
+import time
 from pathlib import Path
 
 import httpx2
@@ -47,14 +48,41 @@ def test_serve_verifies_and_stores_over_real_http(tmp_path: Path) -> None:
                 content=batch(status("tok-forged")).to_json(),
                 headers={CALLBACK_HEADER: forged_header},
             )
+            stale_header = sign_callback(
+                USER, SECRET, secret_format="base64", timestamp_ms=int(time.time() * 1000) - 600_000
+            )
+            stale = client.post(
+                "/",
+                content=batch(status("tok-stale")).to_json(),
+                headers={CALLBACK_HEADER: stale_header},
+            )
+            bad_header = client.post(
+                "/",
+                content=batch(status("tok-bad-header")).to_json(),
+                headers={CALLBACK_HEADER: "timestamp=1;nonce=x"},
+            )
             malformed = client.post(
                 "/",
                 content=b'{"statuses": [{}]}',
                 headers={CALLBACK_HEADER: sign_callback(USER, SECRET, secret_format="base64")},
             )
+            not_json = client.post(
+                "/",
+                content=b"statuses",
+                headers={CALLBACK_HEADER: sign_callback(USER, SECRET, secret_format="base64")},
+            )
     assert (accepted.status_code, accepted.json()) == (200, {"code": "0", "message": "success"})
-    assert [replayed.status_code, unsigned.status_code, forged.status_code] == [401, 401, 401]
-    assert malformed.status_code == 400
+    refusals = {
+        "replayed": replayed,
+        "unsigned": unsigned,
+        "forged": forged,
+        "stale": stale,
+        "bad_header": bad_header,
+    }
+    assert {name: r.status_code for name, r in refusals.items()} == dict.fromkeys(refusals, 401)
+    assert stale.json()["code"] == "stale_timestamp"
+    assert (malformed.status_code, not_json.status_code) == (400, 400)
+    assert "statuses" in malformed.text
     with ReceiptStore(database) as store:
         assert [receipt.token for receipt in store.receipts()] == ["tok-good"]
     assert SECRET not in receiver.log.read_text()
