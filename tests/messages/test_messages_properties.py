@@ -209,5 +209,35 @@ def test_mutated_examples_only_raise_validation_error(data: st.DataObject) -> No
     _only_validation_errors(push_type, body)
 
 
+@SETTINGS
+@given(st.data())
+def test_a_payload_built_alone_reports_what_the_request_reports(data: st.DataObject) -> None:
+    # The same broken payload, checked inside a request body or built on its own in Python,
+    # gets the same code and the same message (path from `payload`, camelCase).
+    push_type, build = data.draw(st.sampled_from(DOCUMENTED_EXAMPLES))
+    body = copy.deepcopy(build())
+    path = data.draw(st.sampled_from(_paths(body["payload"])))
+    node = body["payload"]
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = data.draw(json_values)
+    body = json.loads(json.dumps(body))  # what a JSON body would carry
+    try:
+        validate_request(push_type, body)
+    except ValidationError as in_request:
+        if not (in_request.field or "").startswith("payload"):
+            return
+        try:
+            PAYLOAD_MODELS[PushType(push_type)].model_validate(body["payload"])
+        except ValidationError as alone:
+            assert (alone.code, alone.message, alone.field) == (
+                in_request.code,
+                in_request.message,
+                in_request.field,
+            )
+        else:
+            raise AssertionError(f"built alone, the payload passed: {in_request.message}")
+
+
 def test_every_push_type_has_a_documented_example() -> None:
     assert {PushType(kind) for kind, _ in DOCUMENTED_EXAMPLES} == set(PAYLOAD_MODELS)
