@@ -12,7 +12,7 @@ from typer.testing import CliRunner, Result
 
 from hmpush.auth import write_service_account
 from hmpush.cli import app
-from hmpush.cli._common import EXIT_OK, EXIT_PARTIAL, EXIT_REJECTED
+from hmpush.cli._common import EXIT_OK, EXIT_PARTIAL, EXIT_REJECTED, EXIT_USAGE
 from hmpush.testing import EmulatorHandle
 
 runner = CliRunner()
@@ -147,3 +147,17 @@ def test_another_message_in_the_same_output_directory_is_refused(
     assert result.exit_code == EXIT_REJECTED
     assert "holds a campaign with a different message" in result.stderr
     assert len(hmpush_emulator_server.requests()) == 1
+
+
+def test_in_flight_emulator_needs_the_local_servers_endpoint(
+    key_file: Path, tmp_path: Path
+) -> None:
+    message = _message(tmp_path, {"pushType": 0, "payload": PAYLOAD})
+    command = [
+        "campaign", "--key", str(key_file), "--message", str(message), "--tokens", "-",
+        "--rate", "10", "--out", str(tmp_path / "out"), "--in-flight", "emulator",
+    ]  # fmt: skip
+    result = runner.invoke(app, command, input="MAMzLgEAAAAtoken\n")
+    assert result.exit_code == EXIT_USAGE
+    assert "--in-flight emulator asks the local Push server's request log" in result.stderr
+    assert not (tmp_path / "out").exists()

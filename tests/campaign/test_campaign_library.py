@@ -15,7 +15,16 @@ from campaign_helpers import (
 )
 
 from hmpush.client import AsyncPushClient
-from hmpush.fanout import Campaign, CampaignError, CampaignOutcome, CampaignProgress
+from hmpush.errors import ValidationError
+from hmpush.fanout import (
+    Campaign,
+    CampaignError,
+    CampaignOutcome,
+    CampaignProgress,
+    EmulatorRequestLog,
+    batch_tag,
+)
+from hmpush.messages import PreparedMessage, PushOptions, prepare
 from hmpush.testing import EmulatorHandle
 
 pytestmark = pytest.mark.anyio
@@ -68,6 +77,50 @@ async def test_batches_are_at_most_1000_tokens_and_each_carries_its_own_bi_tag(
     tags = sorted(request["biTag"] for request in logged)
     assert len(set(tags)) == 3 and all(tag.startswith("hmpush:") for tag in tags)
     assert [tag[-3:] for tag in tags] == ["000", "001", "002"]
+
+
+async def test_a_bi_tag_of_the_users_own_is_kept_on_every_batch(
+    hmpush_emulator: EmulatorHandle, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = hmpush_emulator.create_devices(1500)
+    tokens_file = write_lines(tmp_path / "tokens.txt", good)
+    message = notification_message()
+    tagged = prepare(message.payload, message.push_options.model_copy(update={"bi_tag": "spring"}))
+    resolver = EmulatorRequestLog(
+        hmpush_emulator.base_url, hmpush_emulator.project_id, transport=hmpush_emulator.transport
+    )
+    async with _client(hmpush_emulator) as client:
+        await Campaign(client, tagged, tokens_file, tmp_path / "out", in_flight=resolver).run()
+    assert [request["biTag"] for request in hmpush_emulator.requests()] == ["spring", "spring"]
+    # Said before sending: the resolver has no per-batch tag to look for.
+    assert "the in-flight resolver cannot find them" in caplog.text
+
+
+def _largest_message_that_fits() -> PreparedMessage:
+    """A notification whose body (without tokens) is as close to 4096 bytes as the rules allow."""
+    fits = notification_message()
+    for length in range(3000, 4096, 8):
+        try:
+            fits = notification_message("x" * length)
+        except ValidationError:
+            break
+    return fits
+
+
+async def test_a_message_the_batch_tag_would_push_over_the_size_rule_is_sent_untagged(
+    hmpush_emulator: EmulatorHandle, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    message = _largest_message_that_fits()
+    with pytest.raises(ValidationError, match="80300008"):
+        prepare(message.payload, PushOptions(bi_tag=batch_tag("0" * 12, 0)))
+    good = hmpush_emulator.create_devices(3)
+    tokens_file = write_lines(tmp_path / "tokens.txt", good)
+    async with _client(hmpush_emulator) as client:
+        result = await Campaign(client, message, tokens_file, tmp_path / "out").run()
+    assert result.complete and result.accepted == 3
+    [logged] = hmpush_emulator.requests()
+    assert logged.get("biTag") is None
+    assert "without their own biTag" in caplog.text
 
 
 async def test_callbacks_and_async_iterator_see_every_outcome(

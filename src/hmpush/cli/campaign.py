@@ -113,6 +113,11 @@ def campaign(
         _usage_error("--format must be auto, text or csv")
     if in_flight not in ("report", "resend", "emulator"):
         _usage_error("--in-flight must be report, resend or emulator")
+    if in_flight == "emulator" and endpoint.rstrip("/") == DEFAULT_ENDPOINT:
+        _usage_error(
+            "--in-flight emulator asks the local Push server's request log; Huawei's service "
+            "keeps none: give the local server's --endpoint, or use report or resend"
+        )
     try:
         prepared = load_message(message, push_type)
     except HmpushError as error:

@@ -451,6 +451,7 @@ class Campaign:
 
     def _prepare_tags(self) -> None:
         if not self.tag_batches:
+            self._warn_untagged("the message has a biTag of its own, which is kept")
             return
         placeholder = batch_tag(self._campaign_id, 0)
         options = self.message.push_options.model_copy(update={"bi_tag": placeholder})
@@ -459,8 +460,17 @@ class Campaign:
         except ValidationError as error:
             # The tag's ~40 bytes can push a message near 4096 bytes over the size rule.
             logger.warning("batches sent without their own biTag: %s", error)
+            self._warn_untagged("the tag would break the size rule")
             return
         self._placeholder = orjson.dumps(placeholder)
+
+    def _warn_untagged(self, why: str) -> None:
+        if not isinstance(self.in_flight, str):
+            logger.warning(
+                "batches carry no biTag of their own (%s), so the in-flight resolver cannot "
+                "find them: a batch whose answer is lost will be reported unknown",
+                why,
+            )
 
     def _message_for(self, batch_id: int) -> PreparedMessage:
         if self._tagged is None:
