@@ -247,6 +247,8 @@ ACCEPTED: list[tuple[str, int, Builder, Changes]] = [
     ),
     ("capsule-lowercase-colour", 7, taxi_create, [(f"{CAP}.bgColor", "#ff317af7")]),
     ("capsule-hidden", 7, taxi_create, [(f"{CAP}.status", -1)]),
+    ("nd-style-balanced", 7, flight_create, [(f"{ND}.style", 1), (f"{ND}.spaceType", 0)]),
+    ("indicator-on-line", 7, taxi_create, [(f"{ND}.richProgress.indicatorType", 2)]),
     (
         "express-update",
         7,
@@ -1305,6 +1307,14 @@ REFUSED: list[tuple[str, int, Builder, Changes, str, str]] = [
         f"{ND}.richProgress.color must be a colour in the form #AARRGGBB",
     ),
     (
+        "indicatorType-3",
+        7,
+        taxi_create,
+        [(f"{ND}.richProgress.indicatorType", 3)],
+        PAYLOAD,
+        f"{ND}.richProgress.indicatorType must be one of 0, 1, 2",
+    ),
+    (
         "progress-line-3",
         7,
         taxi_create,
@@ -1734,6 +1744,14 @@ REFUSED: list[tuple[str, int, Builder, Changes, str, str]] = [
         f"{CAP}.capsuleTimer.time value ranges from 0",
     ),
     # cover screen
+    (
+        "external-type-2",
+        7,
+        taxi_with_external,
+        [(f"{EXT}.type", 2)],
+        PAYLOAD,
+        f"{EXT}.type must be one of 0, 1",
+    ),
     (
         "external-argb",
         7,
