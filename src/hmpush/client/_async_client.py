@@ -71,6 +71,7 @@ class AsyncPushClient:
         self._signer = credentials if isinstance(credentials, JwtSigner) else JwtSigner(credentials)
         self._endpoint = _checked_endpoint(endpoint)
         self._url = send_url(self._endpoint, self.project_id)
+        self._parsed_url = httpx2.URL(self._url)  # parsed once, not on every request (~12 us)
         self._retry = retry if retry is not None else RetryPolicy()
         self._max_concurrency = max_concurrency
         # Waiting happens here, not in the pool, so a busy client never hits a pool timeout.
@@ -273,7 +274,7 @@ class AsyncPushClient:
         headers = request_headers(jwt, push_type)
         async with self._slots:
             try:
-                response = await self._http.post(self._url, content=body, headers=headers)
+                response = await self._http.post(self._parsed_url, content=body, headers=headers)
             except httpx2.TransportError as error:
                 self._log_failure(tokens, state, f"{type(error).__name__}: {error}")
                 raise TransportError(
@@ -348,10 +349,11 @@ def _push_options(
 
 def _batches(prepared: PreparedMessage, tokens: Iterable[str]) -> tuple[list[list[str]], int]:
     """The call's tokens, each once and in first-seen order, in batches; and how many repeats
-    were dropped. (A careful caller expects one message per device per call; finding repeats
-    costs ~30 us per 1000 tokens, a few per cent of the client's own work per request.)"""
+    were dropped. (A careful caller expects one message per device per call; looking for
+    repeats costs ~50 us per 1000 tokens, a few per cent of a 1000-token request's CPU.)"""
     given = tokens if isinstance(tokens, list) else list(tokens)
-    unique = list(dict.fromkeys(given))
+    # A set finds out whether there are repeats at half the cost of the ordered de-duplication.
+    unique = given if len(set(given)) == len(given) else list(dict.fromkeys(given))
     if not unique:
         prepared.body_for(unique)  # raises the token-count refusal (80300010) with its text
     size = prepared.max_tokens_per_request
