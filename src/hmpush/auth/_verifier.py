@@ -70,6 +70,8 @@ class JwtVerifier:
     `key_lookup(kid)` returns the key registered under that id (any project) or None. Parsed
     public keys and successful verifications (keyed by project and exact token) are cached; a
     cached verification is re-checked for expiry and for its key still being registered.
+    `leeway` is the clock skew forgiven on `iat`, `nbf` and `exp` (60 s by default; Huawei
+    publishes no figure, I).
     """
 
     def __init__(
@@ -282,6 +284,8 @@ def _check_identity(claims: dict[str, Any], key: VerificationKey) -> None:
     if claims.get("iss") != key.sub_account:
         raise _refusal(codes.AUTHENTICATION_ERROR, "JWT iss must be the key's sub_account")
     audience = claims.get("aud")
+    # RFC 7519 allows `aud` to be an array; one holding Huawei's value is accepted (I: Huawei's
+    # samples all send the single string).
     audiences = audience if isinstance(audience, list) else [audience]
     if JWT_AUDIENCE not in audiences:
         raise _refusal(codes.AUTHENTICATION_ERROR, f"JWT aud must be {JWT_AUDIENCE!r}")
