@@ -68,6 +68,20 @@ def test_keys_new_refuses_to_overwrite_unless_forced(
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
 
+def test_keys_new_refuses_a_directory_as_out(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
+    for extra in ([], ["--force"]):
+        command = ["keys", "new", "--project-id", "1", "--out", str(tmp_path), *extra]
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1
+        assert result.stderr == (
+            f"error: {str(tmp_path)!r} is a directory; --out takes the path of the key file "
+            "to write\n"
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("bits", ["1024", "2047", "abc"])
 def test_keys_new_refuses_weak_key_sizes(app: typer.Typer, runner: CliRunner, bits: str) -> None:
     result = runner.invoke(app, ["keys", "new", "--project-id", "1", "--bits", bits])

@@ -57,6 +57,9 @@ def new_key(
 ) -> None:
     """Write a new service-account key file (mode 0600) and print its path, never the key."""
     path = out if out is not None else Path(f"service-account-{project_id}.json")
+    # Checked before the key is generated, which takes seconds at 4096 bits.
+    if path.is_dir():
+        _fail(f"{str(path)!r} is a directory; --out takes the path of the key file to write")
     if path.exists() and not force:
         _fail(f"refusing to overwrite existing file {str(path)!r}; pass --force to replace it")
 
@@ -105,9 +108,11 @@ def _warnings_to_stderr() -> Iterator[None]:
             yield
         finally:
             for warning in caught:
-                err_console.print(f"warning: {warning.message}", markup=False, highlight=False)
+                err_console.print(
+                    f"warning: {warning.message}", markup=False, highlight=False, soft_wrap=True
+                )
 
 
 def _fail(message: str) -> NoReturn:
-    err_console.print(f"error: {message}", markup=False, highlight=False)
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_REJECTED)

@@ -55,7 +55,9 @@ def _read_body(source: str) -> bytes:
     try:
         return Path(source).read_bytes()
     except OSError as error:
-        err_console.print(f"error: cannot read {source}: {error.strerror}", markup=False)
+        err_console.print(
+            f"error: cannot read {source}: {error.strerror}", markup=False, soft_wrap=True
+        )
         raise typer.Exit(EXIT_USAGE) from None
 
 
