@@ -40,6 +40,34 @@ async def test_openapi_document_describes_admin_and_send(emulator: EmulatorHandl
     assert {parameter["name"] for parameter in send["parameters"]} >= {"push-type"}
 
 
+def test_every_admin_route_documents_its_request_and_answer(
+    hmpush_emulator: EmulatorHandle,
+) -> None:
+    assert hmpush_emulator.emulator is not None
+    from hmpush.emulator import create_app
+
+    document = create_app(emulator=hmpush_emulator.emulator).openapi()
+    undocumented = []
+    for path, operations in document["paths"].items():
+        if not path.startswith("/admin"):
+            continue
+        for method, operation in operations.items():
+            answers = {k: v for k, v in operation["responses"].items() if k.startswith("2")}
+            for status, answer in answers.items():
+                if status == "204":
+                    continue
+                schema = answer["content"]["application/json"]["schema"]
+                named = schema.get("$ref") or schema.get("items", {}).get("$ref")
+                if named is None:
+                    undocumented.append(f"{method.upper()} {path} answer")
+            if method in ("post", "patch"):
+                body = operation.get("requestBody", {}).get("content", {})
+                has_body = "$ref" in body.get("application/json", {}).get("schema", {})
+                if not has_body and not path.endswith(("/reset", "/dispatch")):
+                    undocumented.append(f"{method.upper()} {path} request")
+    assert undocumented == []
+
+
 async def test_created_project_answers_with_a_working_key_file(
     emulator: EmulatorHandle,
 ) -> None:

@@ -120,7 +120,8 @@ async def test_token_count_out_of_range_is_80300010(
     msg = await refused(
         emulator, any_sender, notification_body(tokens), codes.TOKEN_COUNT_OUT_OF_RANGE, tokens=[]
     )
-    assert msg == "token count should within 1 and 1000."
+    # Huawei's text first; the messages module may add what it counted.
+    assert msg.startswith("token count should within 1 and 1000."), msg
 
 
 async def test_test_message_with_11_tokens_is_80300030(

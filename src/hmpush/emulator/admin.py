@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hmpush.auth import VerificationKey
+from hmpush.emulator.admin_schemas import AcceptedRequestOut, DefaultsOut, FaultOut, StatusOut
 from hmpush.emulator.core import Emulator
 from hmpush.emulator.faults import FaultRule
 from hmpush.emulator.registry import AppRecord, DeviceRecord, ProjectRecord
@@ -135,13 +136,18 @@ def _device_out(device: DeviceRecord) -> DeviceOut:
     )
 
 
-@router.get("/health", tags=["admin"], summary="Readiness probe")
+@router.get("/health", tags=["admin"], summary="Readiness probe", response_model=StatusOut)
 def health() -> dict[str, str]:
     """`{"status": "ok"}` once the server answers."""
     return {"status": "ok"}
 
 
-@router.get("/defaults", tags=["admin"], summary="The default project and app")
+@router.get(
+    "/defaults",
+    tags=["admin"],
+    summary="The default project and app",
+    response_model=DefaultsOut,
+)
 def defaults(request: Request) -> dict[str, Any]:
     """The data directory's default project and app (else the oldest app), for device tools."""
     emulator = _emulator(request)
@@ -252,7 +258,12 @@ def list_devices(
     )
 
 
-@router.get("/requests", tags=["admin"], summary="List accepted requests, newest first")
+@router.get(
+    "/requests",
+    tags=["admin"],
+    summary="List accepted requests, newest first",
+    response_model=list[AcceptedRequestOut],
+)
 def list_requests(
     request: Request,
     project_id: str | None = None,
@@ -262,7 +273,9 @@ def list_requests(
     return _emulator(request).list_requests(project_id, limit=limit)
 
 
-@router.post("/reset", tags=["admin"], summary="Forget all traffic and devices")
+@router.post(
+    "/reset", tags=["admin"], summary="Forget all traffic and devices", response_model=StatusOut
+)
 def reset(request: Request) -> dict[str, str]:
     """Delete requests, devices, inboxes, quota counters, receipts and faults, and set the
     devices' clock back to now; keep projects, keys, apps and settings (quota settings, receipt
@@ -271,26 +284,41 @@ def reset(request: Request) -> dict[str, str]:
     return {"status": "reset"}
 
 
-@router.post("/faults", status_code=201, tags=["faults"], summary="Add a fault rule")
+@router.post(
+    "/faults",
+    status_code=201,
+    tags=["faults"],
+    summary="Add a fault rule",
+    response_model=FaultOut,
+)
 def add_fault(rule: FaultRule, request: Request) -> dict[str, Any]:
     """Add a deterministic fault for `messages:send`; answers with the rule and its id."""
     return _emulator(request).faults.add(rule)
 
 
-@router.get("/faults", tags=["faults"], summary="List active fault rules")
+@router.get(
+    "/faults", tags=["faults"], summary="List active fault rules", response_model=list[FaultOut]
+)
 def list_faults(request: Request) -> list[dict[str, Any]]:
     """Active rules with how often each matched (`seen`) and fired."""
     return _emulator(request).faults.list()
 
 
-@router.delete("/faults", tags=["faults"], summary="Remove every fault rule")
+@router.delete(
+    "/faults", tags=["faults"], summary="Remove every fault rule", response_model=StatusOut
+)
 def clear_faults(request: Request) -> dict[str, str]:
     """Remove all rules."""
     _emulator(request).faults.clear()
     return {"status": "cleared"}
 
 
-@router.delete("/faults/{rule_id}", tags=["faults"], summary="Remove one fault rule")
+@router.delete(
+    "/faults/{rule_id}",
+    tags=["faults"],
+    summary="Remove one fault rule",
+    response_model=StatusOut,
+)
 def remove_fault(rule_id: int, request: Request) -> dict[str, str]:
     """Remove a rule by id."""
     if not _emulator(request).faults.remove(rule_id):

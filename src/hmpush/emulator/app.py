@@ -30,6 +30,7 @@ from hmpush.emulator.sending import (
     new_request_id,
     reply_for,
 )
+from hmpush.messages.request import MAX_TOKENS
 
 __all__ = ["SEND_PATH", "create_app"]
 
@@ -188,7 +189,7 @@ async def _answer_send(
             if fault.status is not None:
                 return _fault_reply(fault)
             if fault.code is not None:
-                return reply_for(codes.BUSINESS_CODES[fault.code], new_request_id())
+                return _fault_code_reply(fault.rule_id, codes.BUSINESS_CODES[fault.code])
             if fault.token_failure is not None:
                 forced = TokenFailureRule(fault.token_prefix or "", fault.token_failure)
                 return handle_send(
@@ -268,6 +269,12 @@ def _fault_reply(fault: FiredFault) -> Reply:
     if fault.retry_after is not None:
         headers["Retry-After"] = retry_after_header(fault.retry_after)
     return reply_for(codes.HTTP_ONLY_CODES[fault.status], new_request_id(), headers=headers)
+
+
+def _fault_code_reply(rule_id: int, entry: codes.BusinessCode) -> Reply:
+    # The only numbered placeholders in the table are 80300010's token bounds.
+    msg = entry.format(f"(fault rule {rule_id})", 1, MAX_TOKENS)
+    return reply_for(entry, new_request_id(), msg)
 
 
 def _matching_fault(

@@ -14,6 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from hmpush._redact import shorten_token
 from hmpush.emulator import device_clock, device_rules, device_state, offline_cache, receipt_sender
+from hmpush.emulator.admin_schemas import (
+    AppDeliveryOut,
+    ClockOut,
+    DeviceViewOut,
+    DispatchOut,
+    DispatchSettingsOut,
+    InboxEntryOut,
+    OutboxEntryOut,
+    ProjectDeliveryOut,
+    ReceiptConfigOut,
+)
 from hmpush.emulator.delivery_engine import bring_online, inbox, tick
 from hmpush.emulator.device_rules import FormState
 from hmpush.receipts import CallbackSecretError, callback_key
@@ -170,7 +181,12 @@ def _device_view(conn: sqlite3.Connection, token: str) -> dict[str, Any]:
     }
 
 
-@router.get("/devices/{token}/inbox", tags=["devices"], summary="What a device received")
+@router.get(
+    "/devices/{token}/inbox",
+    tags=["devices"],
+    summary="What a device received",
+    response_model=list[InboxEntryOut],
+)
 def read_inbox(token: str, request: Request) -> list[dict[str, Any]]:
     """Messages the device holding `token` really received, oldest first."""
     with _emulator(request).store.read() as conn:
@@ -178,14 +194,24 @@ def read_inbox(token: str, request: Request) -> list[dict[str, Any]]:
         return inbox(conn, token)
 
 
-@router.get("/devices/{token}/state", tags=["devices"], summary="A device's delivery state")
+@router.get(
+    "/devices/{token}/state",
+    tags=["devices"],
+    summary="A device's delivery state",
+    response_model=DeviceViewOut,
+)
 def read_device_state(token: str, request: Request) -> dict[str, Any]:
     """Flags, widgets, live views and held messages of the device holding `token`."""
     with _emulator(request).store.read() as conn:
         return _device_view(conn, token)
 
 
-@router.patch("/devices/{token}/state", tags=["devices"], summary="Change a device's state")
+@router.patch(
+    "/devices/{token}/state",
+    tags=["devices"],
+    summary="Change a device's state",
+    response_model=DeviceViewOut,
+)
 def patch_device(token: str, body: DevicePatch, request: Request) -> dict[str, Any]:
     """Apply state changes; coming online delivers what waited (reported under `released`)."""
     emulator = _emulator(request)
@@ -229,7 +255,12 @@ def _put_form(conn: sqlite3.Connection, device_id: int, form: FormIn) -> None:
     )
 
 
-@router.get("/apps/{app_id}/delivery", tags=["devices"], summary="An app's quota settings")
+@router.get(
+    "/apps/{app_id}/delivery",
+    tags=["devices"],
+    summary="An app's quota settings",
+    response_model=AppDeliveryOut,
+)
 def read_app_delivery(app_id: int, request: Request) -> dict[str, Any]:
     """Whether the app counts as released and its MARKETING daily limit."""
     with _emulator(request).store.read() as conn:
@@ -237,7 +268,12 @@ def read_app_delivery(app_id: int, request: Request) -> dict[str, Any]:
         return {"app_id": app_id, **device_state.app_settings(conn, [app_id])[app_id].to_json()}
 
 
-@router.patch("/apps/{app_id}/delivery", tags=["devices"], summary="Change an app's quotas")
+@router.patch(
+    "/apps/{app_id}/delivery",
+    tags=["devices"],
+    summary="Change an app's quotas",
+    response_model=AppDeliveryOut,
+)
 def patch_app_delivery(app_id: int, body: AppDeliveryPatch, request: Request) -> dict[str, Any]:
     """Set `released` (widget quota 2 or 5 per day) and `marketing_daily_limit`."""
     with _emulator(request).store.transaction() as conn:
@@ -255,7 +291,12 @@ def patch_app_delivery(app_id: int, body: AppDeliveryPatch, request: Request) ->
         return {"app_id": app_id, **changed.to_json()}
 
 
-@router.get("/projects/{project_id}/delivery", tags=["devices"], summary="Project quotas")
+@router.get(
+    "/projects/{project_id}/delivery",
+    tags=["devices"],
+    summary="Project quotas",
+    response_model=ProjectDeliveryOut,
+)
 def read_project_delivery(project_id: str, request: Request) -> dict[str, Any]:
     """The project's daily test-message quota."""
     with _emulator(request).store.read() as conn:
@@ -264,7 +305,12 @@ def read_project_delivery(project_id: str, request: Request) -> dict[str, Any]:
         return {"project_id": project_id, "test_message_daily_quota": quota}
 
 
-@router.patch("/projects/{project_id}/delivery", tags=["devices"], summary="Set project quotas")
+@router.patch(
+    "/projects/{project_id}/delivery",
+    tags=["devices"],
+    summary="Set project quotas",
+    response_model=ProjectDeliveryOut,
+)
 def patch_project_delivery(
     project_id: str, body: ProjectDeliveryPatch, request: Request
 ) -> dict[str, Any]:
@@ -280,6 +326,7 @@ def patch_project_delivery(
     status_code=201,
     tags=["receipts"],
     summary="Create or replace a receipt configuration",
+    response_model=ReceiptConfigOut,
 )
 def put_receipt_config(project_id: str, body: ReceiptConfigIn, request: Request) -> dict[str, Any]:
     """Receipts of this project (or of `app_id`) are posted to `url`."""
@@ -310,7 +357,10 @@ def put_receipt_config(project_id: str, body: ReceiptConfigIn, request: Request)
 
 
 @router.get(
-    "/projects/{project_id}/receipt-configs", tags=["receipts"], summary="Receipt configurations"
+    "/projects/{project_id}/receipt-configs",
+    tags=["receipts"],
+    summary="Receipt configurations",
+    response_model=list[ReceiptConfigOut],
 )
 def list_receipt_configs(project_id: str, request: Request) -> list[dict[str, Any]]:
     """The project's receipt configurations (secrets are never shown)."""
@@ -334,7 +384,12 @@ def delete_receipt_config(project_id: str, receipt_id: str, request: Request) ->
     return Response(status_code=204)
 
 
-@router.get("/receipts/outbox", tags=["receipts"], summary="Queued, sent and failed receipts")
+@router.get(
+    "/receipts/outbox",
+    tags=["receipts"],
+    summary="Queued, sent and failed receipts",
+    response_model=list[OutboxEntryOut],
+)
 def read_outbox(
     request: Request,
     state: Annotated[Literal["pending", "sending", "sent", "failed"] | None, Query()] = None,
@@ -345,14 +400,24 @@ def read_outbox(
         return receipt_sender.outbox(conn, state, limit)
 
 
-@router.get("/receipts/settings", tags=["receipts"], summary="Receipt retry settings")
+@router.get(
+    "/receipts/settings",
+    tags=["receipts"],
+    summary="Receipt retry settings",
+    response_model=DispatchSettingsOut,
+)
 def read_dispatch_settings(request: Request) -> dict[str, Any]:
     """Attempts, back-off and timeout used when posting receipts."""
     with _emulator(request).store.read() as conn:
         return receipt_sender.dispatch_settings(conn).to_json()
 
 
-@router.patch("/receipts/settings", tags=["receipts"], summary="Change receipt retry settings")
+@router.patch(
+    "/receipts/settings",
+    tags=["receipts"],
+    summary="Change receipt retry settings",
+    response_model=DispatchSettingsOut,
+)
 def patch_dispatch_settings(body: DispatchSettingsPatch, request: Request) -> dict[str, Any]:
     """Change how often and how long the server retries a receiver that is down."""
     with _emulator(request).store.transaction() as conn:
@@ -363,14 +428,21 @@ def patch_dispatch_settings(body: DispatchSettingsPatch, request: Request) -> di
     return settings.to_json()
 
 
-@router.post("/receipts/dispatch", tags=["receipts"], summary="Post due receipts now")
+@router.post(
+    "/receipts/dispatch",
+    tags=["receipts"],
+    summary="Post due receipts now",
+    response_model=DispatchOut,
+)
 async def dispatch_now(request: Request) -> dict[str, int]:
     """Expire offline messages and post due receipts without waiting for the background."""
     async with httpx2.AsyncClient() as client:
         return await tick(_emulator(request), client)
 
 
-@router.get("/delivery/clock", tags=["devices"], summary="The devices' clock")
+@router.get(
+    "/delivery/clock", tags=["devices"], summary="The devices' clock", response_model=ClockOut
+)
 def read_clock(request: Request) -> dict[str, int]:
     """The devices' now and how far it is ahead of the server's clock."""
     emulator = _emulator(request)
@@ -379,7 +451,12 @@ def read_clock(request: Request) -> dict[str, int]:
     return {"offset_ms": offset, "now_ms": device_clock.server_now_ms(emulator) + offset}
 
 
-@router.post("/delivery/clock", tags=["devices"], summary="Move the devices' clock forward")
+@router.post(
+    "/delivery/clock",
+    tags=["devices"],
+    summary="Move the devices' clock forward",
+    response_model=ClockOut,
+)
 def advance_clock(body: ClockAdvance, request: Request) -> dict[str, int]:
     """Let day quotas, ttl and live-view/widget windows pass without waiting."""
     emulator = _emulator(request)
