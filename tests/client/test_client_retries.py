@@ -16,7 +16,14 @@ from client_helpers import FAST_RETRY, notification
 from hmpush import codes
 from hmpush.auth import JwtSigner
 from hmpush.client import AsyncPushClient, RetryPolicy
-from hmpush.errors import AuthError, QuotaError, ServerError, TransportError
+from hmpush.errors import (
+    AuthError,
+    PushError,
+    QuotaError,
+    ServerError,
+    TransportError,
+    error_for_code,
+)
 from hmpush.testing import EmulatorHandle
 
 pytestmark = pytest.mark.anyio
@@ -32,6 +39,23 @@ class CountingTransport(httpx2.AsyncHTTPTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         self.count += 1
         return await super().handle_async_request(request)
+
+
+class ConcurrencyTransport(httpx2.AsyncHTTPTransport):
+    """The ordinary socket transport, noting the most requests it had on the wire at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.most = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            return await super().handle_async_request(request)
+        finally:
+            self.in_flight -= 1
 
 
 def _client(
@@ -165,6 +189,54 @@ async def test_unknown_key_is_refused_without_retry(hmpush_emulator_server: Emul
             await client.send(notification(), server.create_devices(1))
     assert caught.value.code == codes.AUTHENTICATION_ERROR.code
     assert transport.count == 1
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        codes.IMAGE_NOT_VERIFIED,
+        codes.NO_PERMISSION,
+        codes.MESSAGE_TOO_LONG,
+        codes.TEST_MESSAGE_TOO_FREQUENT,
+        codes.PENALTY,
+        codes.AUTHENTICATION_ERROR,
+    ],
+    ids=lambda entry: entry.code,
+)
+async def test_permanent_refusals_are_raised_once_with_code_message_request_id_and_status(
+    hmpush_emulator_server: EmulatorHandle, entry: codes.BusinessCode
+) -> None:
+    server = hmpush_emulator_server
+    server.add_fault(code=entry.code)
+    transport = CountingTransport()
+    async with _client(server, transport) as client:
+        with pytest.raises(PushError) as caught:
+            await client.send(notification(), server.create_devices(1))
+    error = caught.value
+    assert isinstance(error, error_for_code(entry.code, "").__class__)
+    assert (error.code, error.http_status) == (entry.code, entry.http_status)
+    assert error.message.startswith(entry.message) and error.request_id
+    assert transport.count == 1
+
+
+@pytest.mark.parametrize("bound", [1, 3])
+async def test_batches_go_out_concurrently_under_the_bound(
+    hmpush_emulator_server: EmulatorHandle, bound: int
+) -> None:
+    server = hmpush_emulator_server
+    tokens = server.create_devices(6 * 10)
+    server.add_fault(latency_ms=100)  # long enough for every free slot to fill
+    transport = ConcurrencyTransport()
+    client = AsyncPushClient(
+        server.service_account,
+        endpoint=server.base_url,
+        transport=transport,
+        max_concurrency=bound,
+    )
+    async with client:
+        result = await client.send(notification(), tokens, test_message=True)  # 10 per request
+    assert result.all_accepted and len(result.batches) == 6
+    assert transport.most == bound
 
 
 async def test_100_concurrent_tasks_share_one_jwt(hmpush_emulator_server: EmulatorHandle) -> None:
