@@ -212,7 +212,9 @@ class TestPrepare:
         assert prepared.max_tokens_per_request == 1
         with pytest.raises(ValidationError) as caught:
             prepared.body_for([TOKEN, TOKEN])
-        assert caught.value.message == "token count should within 1 and 1."
+        assert caught.value.message == (
+            "token count should within 1 and 1. target.token holds 2 tokens"
+        )
 
     def test_play_voice_outside_push_type_2_is_refused_locally(self) -> None:
         with pytest.raises(ValidationError) as caught:

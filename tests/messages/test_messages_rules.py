@@ -475,7 +475,7 @@ REFUSED: list[tuple[str, int, Builder, Changes, str, str]] = [
         notification,
         [("target.token", [])],
         "80300010",
-        "token count should within 1 and 1000.",
+        "token count should within 1 and 1000. target.token holds 0 tokens",
     ),
     (
         "1001-tokens",
@@ -483,7 +483,7 @@ REFUSED: list[tuple[str, int, Builder, Changes, str, str]] = [
         notification,
         [("target.token", [TOKEN] * 1001)],
         "80300010",
-        "token count should within 1 and 1000.",
+        "token count should within 1 and 1000. target.token holds 1001 tokens",
     ),
     (
         "widget-2-tokens",
@@ -491,7 +491,7 @@ REFUSED: list[tuple[str, int, Builder, Changes, str, str]] = [
         form_update,
         [("target.token", [TOKEN] * 2)],
         "80300010",
-        "token count should within 1 and 1.",
+        "token count should within 1 and 1. target.token holds 2 tokens",
     ),
     (
         "test-11-tokens",
@@ -499,7 +499,8 @@ REFUSED: list[tuple[str, int, Builder, Changes, str, str]] = [
         notification,
         [("pushOptions.testMessage", True), ("target.token", [TOKEN] * 11)],
         "80300030",
-        "When send test message, token count exceed limit.",
+        "When send test message, token count exceed limit. target.token holds 11 tokens; "
+        "a test message may carry at most 10",
     ),
     # notification
     (

@@ -167,19 +167,27 @@ def _parameter_error(path: str, rule: str) -> ValidationError:
 
 
 def _check_token_count(push_type: PushType, options: PushOptions, count: int) -> None:
+    # Huawei's fixed texts come first, unchanged; the detail after them names the field.
     limit = max_tokens_per_request(push_type)
     if not 1 <= count <= limit:
         raise ValidationError(
             TOKEN_COUNT_OUT_OF_RANGE.code,
-            TOKEN_COUNT_OUT_OF_RANGE.format(None, 1, limit),
+            TOKEN_COUNT_OUT_OF_RANGE.format(_token_count_detail(count), 1, limit),
             field="target.token",
         )
-    if options.is_test and count > max_tokens_per_request(push_type, test_message=True):
+    test_limit = max_tokens_per_request(push_type, test_message=True)
+    if options.is_test and count > test_limit:
         raise ValidationError(
             TEST_MESSAGE_TOO_MANY_TOKENS.code,
-            TEST_MESSAGE_TOO_MANY_TOKENS.message,
+            TEST_MESSAGE_TOO_MANY_TOKENS.format(
+                f"{_token_count_detail(count)}; a test message may carry at most {test_limit}"
+            ),
             field="target.token",
         )
+
+
+def _token_count_detail(count: int) -> str:
+    return f"target.token holds {count} token{'' if count == 1 else 's'}"
 
 
 def _frame(payload: WireModel, options: PushOptions | None) -> tuple[bytes, bytes]:
