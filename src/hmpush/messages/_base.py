@@ -58,7 +58,11 @@ def between(low: int | float, high: int | float) -> AfterValidator:
 
 
 def max_chars(limit: int, *, non_empty: bool = False) -> AfterValidator:
-    """Field rule: a string of at most `limit` characters (optionally also not empty)."""
+    """Field rule: a string of at most `limit` characters (optionally also not empty).
+
+    Characters are Unicode code points, as a reader counts them (U: the spec does not say
+    whether Huawei counts UTF-16 units, where an emoji is two).
+    """
 
     def check(value: str) -> str:
         if non_empty and not value:

@@ -229,6 +229,7 @@ class LiveViewLockScreen(WireModel):
     """The lock-screen immersive view."""
 
     picture: Str | None = None
+    # Live View Kit's limit for this name (the field-mapping page gives none of its own).
     ability_name: Annotated[Str, max_chars(MAX_LINE_CHARS)] | None = None
 
 
