@@ -351,3 +351,35 @@ def test_reset_keeps_every_setting_and_forgets_time_and_traffic(
         "receipt_configs",
         "receipt_dispatch_settings",
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "named"),
+    [
+        ("GET", "/apps/99999999999999999999", None, "app_id"),
+        ("GET", "/apps/99999999999999999999/delivery", None, "app_id"),
+        ("POST", "/apps/99999999999999999999/devices", {"count": 1}, "app_id"),
+        ("PATCH", "/apps/{app_id}/delivery", {"marketing_daily_limit": 2**63}, "marketing"),
+        ("PATCH", "/projects/{project_id}/delivery", {"test_message_daily_quota": 2**63}, "test"),
+        ("PATCH", "/receipts/settings", {"base_delay_ms": 2**63}, "base_delay_ms"),
+        ("PATCH", "/devices/{token}/state", {"daily_cap": 2**63}, "daily_cap"),
+        ("POST", "/delivery/clock", {"advance_ms": 2**62}, "advance_ms"),
+        (
+            "POST",
+            "/projects/{project_id}/receipt-configs",
+            {"url": "http://a", "app_id": 2**63},
+            "app_id",
+        ),
+    ],
+)
+def test_numbers_beyond_what_is_stored_are_refused_naming_the_field(
+    hmpush_emulator: EmulatorHandle, method: str, path: str, body: object, named: str
+) -> None:
+    [token] = hmpush_emulator.create_devices(1)
+    path = path.format(
+        app_id=hmpush_emulator.app_id, project_id=hmpush_emulator.project_id, token=token
+    )
+    with pytest.raises(EmulatorAdminError) as refused:
+        hmpush_emulator.admin(method, path, body)
+    assert refused.value.status == 422
+    assert named in str(refused.value.detail)

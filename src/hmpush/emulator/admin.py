@@ -10,7 +10,13 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hmpush.auth import VerificationKey
-from hmpush.emulator.admin_schemas import AcceptedRequestOut, DefaultsOut, FaultOut, StatusOut
+from hmpush.emulator.admin_schemas import (
+    AcceptedRequestOut,
+    AppId,
+    DefaultsOut,
+    FaultOut,
+    StatusOut,
+)
 from hmpush.emulator.core import Emulator
 from hmpush.emulator.faults import FaultRule
 from hmpush.emulator.registry import AppRecord, DeviceRecord, ProjectRecord
@@ -224,20 +230,20 @@ def list_apps(project_id: str, request: Request) -> list[AppOut]:
 
 
 @router.get("/apps/{app_id}", tags=["admin"], summary="Read an app")
-def get_app(app_id: int, request: Request) -> AppOut:
+def get_app(app_id: AppId, request: Request) -> AppOut:
     """One app and its rights."""
     return _app_out(_emulator(request).get_app(app_id))
 
 
 @router.patch("/apps/{app_id}", tags=["admin"], summary="Change an app's name or rights")
-def patch_app(app_id: int, body: AppPatch, request: Request) -> AppOut:
+def patch_app(app_id: AppId, body: AppPatch, request: Request) -> AppOut:
     """Change an app; fields left out stay."""
     changes = body.model_dump(exclude_none=True)
     return _app_out(_emulator(request).update_app(app_id, **changes))
 
 
 @router.post("/apps/{app_id}/devices", status_code=201, tags=["admin"], summary="Register devices")
-def create_devices(app_id: int, body: DevicesIn, request: Request) -> DevicesOut:
+def create_devices(app_id: AppId, body: DevicesIn, request: Request) -> DevicesOut:
     """Register devices of an app; answers with their tokens."""
     devices = _emulator(request).create_devices(app_id, body.count)
     return DevicesOut(
@@ -248,7 +254,7 @@ def create_devices(app_id: int, body: DevicesIn, request: Request) -> DevicesOut
 
 @router.get("/apps/{app_id}/devices", tags=["admin"], summary="List an app's devices")
 def list_devices(
-    app_id: int, request: Request, limit: int = Query(1000, ge=1, le=100_000)
+    app_id: AppId, request: Request, limit: int = Query(1000, ge=1, le=100_000)
 ) -> DevicesOut:
     """Devices of an app, oldest first, with their tokens."""
     devices = _emulator(request).list_devices(app_id, limit=limit)

@@ -7,15 +7,19 @@ of Huawei's wire format).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from hmpush.emulator.faults import FaultRule
 
 __all__ = [
+    "COUNT_MAX",
+    "SQL_INT_MAX",
     "AcceptedRequestOut",
     "AppDeliveryOut",
+    "AppId",
     "ClockOut",
     "DefaultsOut",
     "DeviceStateOut",
@@ -33,6 +37,14 @@ __all__ = [
     "ReleasedOut",
     "StatusOut",
 ]
+
+
+# Numbers the admin API stores must fit SQLite's 64-bit integers; counts and quotas stay far
+# below that so sums with times and counters cannot overflow either.
+SQL_INT_MAX = 2**63 - 1
+COUNT_MAX = 1_000_000_000
+
+AppId = Annotated[int, Path(ge=1, le=SQL_INT_MAX, description="An app's id.")]
 
 
 class _Out(BaseModel):

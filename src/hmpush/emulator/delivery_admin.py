@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 from hmpush._redact import shorten_token
 from hmpush.emulator import device_clock, device_rules, device_state, offline_cache, receipt_sender
 from hmpush.emulator.admin_schemas import (
+    COUNT_MAX,
+    SQL_INT_MAX,
     AppDeliveryOut,
+    AppId,
     ClockOut,
     DeviceViewOut,
     DispatchOut,
@@ -34,6 +37,8 @@ __all__ = ["router"]
 router = APIRouter()
 
 _INT32 = 2**31 - 1
+_DAY_MS = 86_400_000
+_TEN_YEARS_MS = 3650 * _DAY_MS
 
 
 class _Input(BaseModel):
@@ -47,7 +52,10 @@ class FormIn(_Input):
     version: int = Field(0, ge=0, le=_INT32)
     removed: bool = False
     refresh_limit: int | None = Field(
-        None, ge=0, description="Device-side refresh count after which refreshes get 262."
+        None,
+        ge=0,
+        le=COUNT_MAX,
+        description="Device-side refresh count after which refreshes get 262.",
     )
 
 
@@ -56,7 +64,7 @@ class LiveViewIn(_Input):
 
     activity_id: int = Field(ge=-(2**31), le=_INT32)
     event: str | None = None
-    version: int = Field(0, ge=0)
+    version: int = Field(0, ge=0, le=_INT32)
 
 
 class DevicePatch(_Input):
@@ -72,7 +80,10 @@ class DevicePatch(_Input):
         None, description="False: messages wait (ttl, collapseKey, 120 max → 15); True delivers."
     )
     daily_cap: int | None = Field(
-        None, ge=0, description="Device frequency control per day (null: none) → receipt 102."
+        None,
+        ge=0,
+        le=COUNT_MAX,
+        description="Device frequency control per day (null: none) → receipt 102.",
     )
     bound_profile_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
         None, max_length=10, description="Profile ids the app bound; others → receipt 144."
@@ -88,7 +99,10 @@ class AppDeliveryPatch(_Input):
 
     released: bool | None = Field(None, description="Widget refreshes/day: 2 released, 5 not.")
     marketing_daily_limit: int | None = Field(
-        None, ge=0, description="MARKETING notifications per device per day (2, or 5 for news)."
+        None,
+        ge=0,
+        le=COUNT_MAX,
+        description="MARKETING notifications per device per day (2, or 5 for news).",
     )
 
 
@@ -96,7 +110,9 @@ class ProjectDeliveryPatch(_Input):
     """Per-project settings (spec §3.2)."""
 
     test_message_daily_quota: int = Field(
-        ge=0, description="Accepted test requests per day before test messages get receipt 256."
+        ge=0,
+        le=COUNT_MAX,
+        description="Accepted test requests per day before test messages get receipt 256.",
     )
 
 
@@ -106,7 +122,7 @@ class ReceiptConfigIn(_Input):
     receipt_id: str | None = Field(
         None, min_length=1, max_length=64, description="Omit to have one generated."
     )
-    app_id: int | None = None
+    app_id: int | None = Field(None, ge=1, le=SQL_INT_MAX)
     # Choice: plain http is accepted so receivers on loopback work; Huawei itself requires
     # HTTPS with a certificate from a commercial CA (§11.1).
     url: HttpUrl
@@ -129,16 +145,18 @@ class ReceiptConfigIn(_Input):
 class ClockAdvance(_Input):
     """How far to move the devices' clock forward."""
 
-    advance_ms: int = Field(ge=0, description="Milliseconds to add to the devices' clock.")
+    advance_ms: int = Field(
+        ge=0, le=_TEN_YEARS_MS, description="Milliseconds to add to the devices' clock."
+    )
 
 
 class DispatchSettingsPatch(_Input):
     """How receipts are retried while a receiver is down."""
 
     max_attempts: int | None = Field(None, ge=1, le=100)
-    base_delay_ms: int | None = Field(None, ge=0)
-    max_delay_ms: int | None = Field(None, ge=0)
-    timeout_ms: int | None = Field(None, ge=1)
+    base_delay_ms: int | None = Field(None, ge=0, le=_DAY_MS)
+    max_delay_ms: int | None = Field(None, ge=0, le=_DAY_MS)
+    timeout_ms: int | None = Field(None, ge=1, le=600_000)
 
 
 def _emulator(request: Request) -> Any:
@@ -261,7 +279,7 @@ def _put_form(conn: sqlite3.Connection, device_id: int, form: FormIn) -> None:
     summary="An app's quota settings",
     response_model=AppDeliveryOut,
 )
-def read_app_delivery(app_id: int, request: Request) -> dict[str, Any]:
+def read_app_delivery(app_id: AppId, request: Request) -> dict[str, Any]:
     """Whether the app counts as released and its MARKETING daily limit."""
     with _emulator(request).store.read() as conn:
         _require(conn, "SELECT id FROM apps WHERE id = ?", app_id, "app")
@@ -274,7 +292,7 @@ def read_app_delivery(app_id: int, request: Request) -> dict[str, Any]:
     summary="Change an app's quotas",
     response_model=AppDeliveryOut,
 )
-def patch_app_delivery(app_id: int, body: AppDeliveryPatch, request: Request) -> dict[str, Any]:
+def patch_app_delivery(app_id: AppId, body: AppDeliveryPatch, request: Request) -> dict[str, Any]:
     """Set `released` (widget quota 2 or 5 per day) and `marketing_daily_limit`."""
     with _emulator(request).store.transaction() as conn:
         _require(conn, "SELECT id FROM apps WHERE id = ?", app_id, "app")
