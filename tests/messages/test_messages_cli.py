@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -116,6 +117,27 @@ def test_directory_is_a_usage_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "cannot read" in result.stderr and "Is a directory" in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_closed_stdin_is_a_usage_error_not_a_traceback() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from hmpush.cli import main; main()",
+            "validate",
+            "--push-type",
+            "0",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=lambda: os.close(0),
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "error: cannot read standard input: standard input is closed\n"
+    assert result.stdout == ""
 
 
 def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:

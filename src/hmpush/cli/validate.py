@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -50,13 +51,16 @@ def validate_command(
 
 
 def _read_body(source: str) -> bytes:
-    if source == "-":
-        return sys.stdin.buffer.read()
     try:
-        return Path(source).read_bytes()
+        if source != "-":
+            return Path(source).read_bytes()
+        if sys.stdin is None:  # the process was started with standard input closed
+            raise OSError(errno.EBADF, "standard input is closed")
+        return sys.stdin.buffer.read()
     except OSError as error:
+        name = "standard input" if source == "-" else source
         err_console.print(
-            f"error: cannot read {source}: {error.strerror}", markup=False, soft_wrap=True
+            f"error: cannot read {name}: {error.strerror}", markup=False, soft_wrap=True
         )
         raise typer.Exit(EXIT_USAGE) from None
 
