@@ -15,7 +15,7 @@ import pytest
 from campaign_helpers import notification_message, outcomes, summary, write_lines
 
 from hmpush.auth import write_service_account
-from hmpush.client import AsyncPushClient
+from hmpush.client import AsyncPushClient, RetryPolicy
 from hmpush.fanout import Campaign, EmulatorRequestLog, InFlightPolicy
 from hmpush.testing import EmulatorHandle
 
@@ -253,11 +253,12 @@ async def test_connection_dropped_mid_request_is_settled_within_the_same_run(
     tokens_file = write_lines(tmp_path / "tokens.txt", tokens)
     out = tmp_path / "out"
     in_flight: InFlightPolicy = _log(server) if policy == "emulator" else "report"  # type: ignore[assignment]
-    # A client with the default policy (which resends unanswered requests on its own): the
-    # campaign sends with its own policy, so the dropped request is still not sent again.
-    client = AsyncPushClient(server.service_account, endpoint=server.base_url)
-    assert client.retry_policy.retry_unanswered
-    async with client:
+    # A client whose policy resends unanswered requests on its own: the campaign sends with
+    # its own policy, so the dropped request is still not sent again behind its back.
+    eager = RetryPolicy(retry_unanswered=True, initial_backoff=0.001)
+    async with AsyncPushClient(
+        server.service_account, endpoint=server.base_url, retry=eager
+    ) as client:
         result = await Campaign(
             client, notification_message(), tokens_file, out, concurrency=1, in_flight=in_flight
         ).run()

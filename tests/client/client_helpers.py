@@ -15,8 +15,13 @@ from hmpush.client import RetryPolicy
 from hmpush.messages import AlertPayload, ClickAction, FormUpdatePayload, Notification
 
 # Tiny back-offs keep retry tests fast; the budget still allows every configured attempt.
+# Unanswered requests are resent too (not the default), so that every retry path is exercised.
 FAST_RETRY = RetryPolicy(
-    max_attempts=4, max_total_seconds=30.0, initial_backoff=0.001, max_backoff=0.01
+    max_attempts=4,
+    max_total_seconds=30.0,
+    initial_backoff=0.001,
+    max_backoff=0.01,
+    retry_unanswered=True,
 )
 
 

@@ -95,6 +95,19 @@ def test_all_invalid_exits_1(hmpush_emulator_server: EmulatorHandle, key_file: P
     assert result.stdout.count("refused  ") == 2
 
 
+def test_a_dropped_request_exits_4_saying_it_may_have_been_accepted(
+    hmpush_emulator_server: EmulatorHandle, key_file: Path
+) -> None:
+    hmpush_emulator_server.add_fault(drop_connection=True, times=1)
+    tokens = hmpush_emulator_server.create_devices(1)
+    result = _send(
+        hmpush_emulator_server, key_file, "--title", "T", "--body", "B", *_token_args(tokens)
+    )
+    assert result.exit_code == EXIT_TRANSPORT
+    assert "the server may have accepted it (not sent again)" in result.stderr
+    assert "Traceback" not in result.output
+
+
 def test_refused_request_exits_1_with_code_and_request_id(
     hmpush_emulator_server: EmulatorHandle, key_file: Path
 ) -> None:

@@ -154,10 +154,11 @@ def test_transport_failures_retry_only_when_safe_or_allowed() -> None:
     never_sent = wrapped(httpx2.ConnectError("refused"))
     unanswered = wrapped(httpx2.RemoteProtocolError("server disconnected"))
     misconfigured = wrapped(httpx2.UnsupportedProtocol("ftp"))
-    cautious = RetryPolicy(retry_unanswered=False)
-    assert RetryPolicy().allows_retry(never_sent) and cautious.allows_retry(never_sent)
-    assert RetryPolicy().allows_retry(unanswered) and not cautious.allows_retry(unanswered)
-    assert not RetryPolicy().allows_retry(misconfigured)
+    cautious = RetryPolicy()  # the default: never resend what may have been accepted
+    eager = RetryPolicy(retry_unanswered=True)
+    assert eager.allows_retry(never_sent) and cautious.allows_retry(never_sent)
+    assert eager.allows_retry(unanswered) and not cautious.allows_retry(unanswered)
+    assert not eager.allows_retry(misconfigured)
     # Only a request the server may have received can have been accepted.
     assert may_have_been_accepted(unanswered)
     assert not may_have_been_accepted(never_sent) and not may_have_been_accepted(misconfigured)

@@ -15,7 +15,7 @@ from client_helpers import FAST_RETRY, notification
 
 from hmpush import codes
 from hmpush.auth import JwtSigner
-from hmpush.client import AsyncPushClient, RetryPolicy
+from hmpush.client import AsyncPushClient, RetryPolicy, may_have_been_accepted
 from hmpush.errors import (
     AuthError,
     PushError,
@@ -250,7 +250,9 @@ async def test_100_concurrent_tasks_share_one_jwt(hmpush_emulator_server: Emulat
     assert len(server.requests()) == 100
 
 
-async def test_dropped_connection_is_retried(hmpush_emulator_server: EmulatorHandle) -> None:
+async def test_dropped_connection_is_retried_when_unanswered_retries_are_on(
+    hmpush_emulator_server: EmulatorHandle,
+) -> None:
     server = hmpush_emulator_server
     tokens = server.create_devices(2)
     server.add_fault(drop_connection=True, times=1)
@@ -260,17 +262,44 @@ async def test_dropped_connection_is_retried(hmpush_emulator_server: EmulatorHan
     assert all(len(server.inbox(token)) == 1 for token in tokens)
 
 
-async def test_dropped_connection_is_not_retried_when_unanswered_retries_are_off(
+async def test_dropped_connection_is_reported_not_resent_by_default(
     hmpush_emulator_server: EmulatorHandle,
 ) -> None:
     server = hmpush_emulator_server
     server.add_fault(drop_connection=True, times=1)
     transport = CountingTransport()
-    cautious = RetryPolicy(retry_unanswered=False, initial_backoff=0.001)
-    async with _client(server, transport, retry=cautious) as client:
-        with pytest.raises(TransportError):
+    default = RetryPolicy(initial_backoff=0.001)
+    async with _client(server, transport, retry=default) as client:
+        with pytest.raises(TransportError) as caught:
             await client.send(notification(), server.create_devices(1))
     assert transport.count == 1
+    assert may_have_been_accepted(caught.value)
+
+
+async def test_an_answer_that_times_out_is_not_resent_because_it_may_have_been_accepted(
+    hmpush_emulator_server: EmulatorHandle,
+) -> None:
+    server = hmpush_emulator_server
+    [token] = server.create_devices(1)
+    server.add_fault(latency_ms=1500, times=1)  # handled, and accepted, after the client gave up
+    transport = CountingTransport()
+    client = AsyncPushClient(
+        server.service_account,
+        endpoint=server.base_url,
+        transport=transport,
+        timeout=0.5,
+        retry=RetryPolicy(initial_backoff=0.001),
+    )
+    async with client:
+        with pytest.raises(TransportError) as caught:
+            await client.send(notification(), [token])
+    assert "ReadTimeout" in str(caught.value) and may_have_been_accepted(caught.value)
+    assert transport.count == 1
+    deadline = time.monotonic() + 10
+    while not server.requests() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    # The server did accept it: a resend would have delivered the message twice.
+    assert len(server.requests()) == 1 and len(server.inbox(token)) == 1
 
 
 async def test_refused_connections_are_retried_then_reported(

@@ -24,7 +24,13 @@ from hmpush.cli._common import (
     console,
     err_console,
 )
-from hmpush.client import DEFAULT_ENDPOINT, HttpRequestPreview, PushClient, SendResult
+from hmpush.client import (
+    DEFAULT_ENDPOINT,
+    HttpRequestPreview,
+    PushClient,
+    SendResult,
+    may_have_been_accepted,
+)
 from hmpush.errors import HmpushError, PushError, TransportError, ValidationError
 from hmpush.messages import Category, ClickActionType, Payload, PushType, validate_request
 
@@ -97,7 +103,7 @@ def send(
                 raise typer.Exit(EXIT_OK)
             result = client.send(message, tokens, **options)
     except TransportError as error:
-        err_console.print(f"error: {error}", markup=False, soft_wrap=True)
+        err_console.print(f"error: {_describe_refusal(error)}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_TRANSPORT) from None
     except PushError as error:
         err_console.print(f"error: {_describe_refusal(error)}", markup=False, soft_wrap=True)
@@ -201,6 +207,8 @@ def _print_result(result: SendResult) -> int:
 
 
 def _describe_refusal(error: HmpushError) -> str:
+    if may_have_been_accepted(error):
+        return f"{error}; no answer came, so the server may have accepted it (not sent again)"
     if not isinstance(error, PushError) or isinstance(error, ValidationError):
         return str(error)
     details = [f"HTTP {error.http_status}"] if error.http_status else []

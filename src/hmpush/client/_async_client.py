@@ -144,9 +144,9 @@ class AsyncPushClient:
         widget refreshes) and go out concurrently. A token listed more than once is sent once
         (and has one outcome); `SendResult.repeated_tokens` counts the extra copies. A request
         is sent again only when the server refused it as a whole (503, 502, 500) or it never
-        reached the server; one the server may have received but never answered (a read
-        timeout, a connection dropped mid-request) is resent too unless the policy says
-        `retry_unanswered=False`, the choice that never risks a second delivery.
+        reached the server, so no token is delivered twice by one call. One the server may
+        have received but never answered (a read timeout, a connection dropped mid-request) is
+        reported, not resent, unless the policy says `retry_unanswered=True`.
 
         Per-token refusals (`80100000`, `80300007`) are in the result. A refusal of a whole
         request stops the call: if nothing was accepted it is raised (a `PushError`

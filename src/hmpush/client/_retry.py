@@ -9,9 +9,11 @@ for one call. What is worth retrying is decided here and nowhere else:
   while writing the body): the server cannot have acted on it; except a server certificate that
   fails verification, which would fail again;
 * a request the server received but never answered (read timeout, connection dropped before the
-  answer) only while `RetryPolicy.retry_unanswered` is true (the default). Such a request may
-  have been accepted, so retrying it can deliver twice; without a `requestId` the client has no
-  evidence of acceptance and treats it like a refusal of the whole request.
+  answer) only when `RetryPolicy.retry_unanswered` is set. Such a request may have been
+  accepted, so sending it again can deliver it twice; by default the client keeps its promise
+  that a token is sent twice in one call only after the server refused the whole request, and
+  raises `TransportError` instead (`may_have_been_accepted(error)` is then true). Huawei's API
+  has no idempotency key, so no client can retry such a request safely.
 
 Everything else (payload, auth, permission and quota refusals, per-token failures) is permanent
 and never retried. `80200005` is handled before this module is consulted: the client re-signs its
@@ -61,13 +63,17 @@ _UNANSWERED_ERRORS: tuple[type[Exception], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Retry limits: at most `max_attempts` requests and `max_total_seconds` per batch."""
+    """Retry limits: at most `max_attempts` requests and `max_total_seconds` per batch.
+
+    `retry_unanswered=True` also resends requests that may have been accepted (a read timeout,
+    a connection dropped mid-request): never lost, but possibly delivered twice.
+    """
 
     max_attempts: int = 5
     max_total_seconds: float = 60.0
     initial_backoff: float = 0.5
     max_backoff: float = 20.0
-    retry_unanswered: bool = True
+    retry_unanswered: bool = False
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
