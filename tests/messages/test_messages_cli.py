@@ -13,6 +13,7 @@ from messages_examples import flight_create, notification
 from typer.testing import CliRunner
 
 from hmpush.cli import app
+from hmpush.messages import MAX_REQUEST_BYTES
 
 runner = CliRunner()
 
@@ -110,6 +111,15 @@ def test_play_voice_in_a_notification_reports_the_per_token_failure() -> None:
     assert status == 1
     assert out.startswith("80300007 ")
     assert "notSupportPlayVoice" in out
+
+
+def test_endless_input_is_refused_after_the_request_limit() -> None:
+    # /dev/zero never ends; like the local server, only what fits in a request is read.
+    result = runner.invoke(app, ["validate", "--push-type", "0", "/dev/zero"])
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"80300008 Push message size is too long. request over {MAX_REQUEST_BYTES} bytes\n"
+    )
 
 
 def test_directory_is_a_usage_error(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from typing import Annotated, NoReturn
 import typer
 
 from hmpush.cli._common import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, err_console
-from hmpush.codes import ALL_TOKENS_INVALID, SUCCESS
+from hmpush.codes import ALL_TOKENS_INVALID, MESSAGE_TOO_LONG, SUCCESS
 from hmpush.errors import ValidationError
-from hmpush.messages import validate_request
+from hmpush.messages import MAX_REQUEST_BYTES, validate_request
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +36,13 @@ def validate_command(
     Exit status 0 with `80000000 OK` when Huawei would accept it, 1 with the refusal otherwise.
     """
     body = _read_body(source)
+    if len(body) > MAX_REQUEST_BYTES:
+        # As the local server answers: the rest is not read (a device or pipe may never end).
+        _finish(
+            f"{MESSAGE_TOO_LONG.code} "
+            f"{MESSAGE_TOO_LONG.format(f'request over {MAX_REQUEST_BYTES} bytes')}",
+            EXIT_REJECTED,
+        )
     try:
         checked = validate_request(push_type, body)
     except ValidationError as error:
@@ -53,10 +60,11 @@ def validate_command(
 def _read_body(source: str) -> bytes:
     try:
         if source != "-":
-            return Path(source).read_bytes()
+            with Path(source).open("rb") as handle:
+                return handle.read(MAX_REQUEST_BYTES + 1)
         if sys.stdin is None:  # the process was started with standard input closed
             raise OSError(errno.EBADF, "standard input is closed")
-        return sys.stdin.buffer.read()
+        return sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1)
     except OSError as error:
         name = "standard input" if source == "-" else source
         err_console.print(

@@ -62,6 +62,7 @@ from hmpush.messages.live_view import (
 from hmpush.messages.notification import AlertPayload, ExtensionPayload, Notification
 from hmpush.messages.request import (
     MAX_BODY_BYTES,
+    MAX_REQUEST_BYTES,
     PAYLOAD_MODELS,
     Payload,
     PreparedMessage,
@@ -78,6 +79,7 @@ from hmpush.messages.response import SendResponse, TokenResults
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "MAX_REQUEST_BYTES",
     "PAYLOAD_MODELS",
     "ActivityData",
     "AlertPayload",

@@ -42,6 +42,7 @@ from hmpush.messages.notification import AlertPayload, ExtensionPayload
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "MAX_REQUEST_BYTES",
     "PAYLOAD_MODELS",
     "Payload",
     "PreparedMessage",
@@ -77,6 +78,10 @@ PAYLOAD_MODELS: dict[PushType, type[WireModel]] = {
 }
 
 MAX_BODY_BYTES = 4096
+# The most bytes of a whole request (tokens included) worth reading: 1000 tokens of the longest
+# plausible length plus a full body need well under 1 MiB. Larger requests are refused unread
+# with 80300008.
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
 MAX_TOKENS = 1000
 MAX_TEST_TOKENS = 10
 WIDGET_TOKENS = 1
