@@ -205,6 +205,11 @@ def test_from_file_errors_name_the_file(account: ServiceAccount, tmp_path: Path)
         ServiceAccount.from_file(broken)
 
 
+def test_from_file_reads_no_more_than_a_key_file_can_hold() -> None:
+    with pytest.raises(CredentialsError, match="'/dev/zero' is over 65536 bytes"):
+        ServiceAccount.from_file("/dev/zero")  # never ends: must not be read whole
+
+
 def test_from_env_accepts_a_path_or_the_json(
     account: ServiceAccount, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -55,6 +55,8 @@ _OPTIONAL_URI_DEFAULTS = {
     "client_cert_uri": HUAWEI_CLIENT_CERT_URI,
 }
 _GROUP_OR_OTHERS_READ = stat.S_IRGRP | stat.S_IROTH
+# A key file is ~3.5 KB (4096 bits); only this much of anything named as one is read.
+_MAX_KEY_FILE_BYTES = 64 * 1024
 # Longer "paths" are not quoted in errors (PATH_MAX is 4096; real key-file paths are short).
 _MAX_SHOWN_PATH = 1024
 
@@ -164,12 +166,18 @@ class ServiceAccount:
         """Load a key file; warns (InsecureKeyFileWarning) if group or others can read it."""
         file_path = Path(path)
         try:
-            text = file_path.read_bytes()
+            with file_path.open("rb") as handle:
+                text = handle.read(_MAX_KEY_FILE_BYTES + 1)
         except OSError as error:
             raise CredentialsError(
                 f"cannot read service-account key file {_path_as_shown(file_path)}: "
                 f"{error.strerror}"
             ) from None
+        if len(text) > _MAX_KEY_FILE_BYTES:
+            raise CredentialsError(
+                f"{_path_as_shown(file_path)} is over {_MAX_KEY_FILE_BYTES} bytes; "
+                "a service-account key file is a few kilobytes"
+            )
         _warn_if_readable_by_others(file_path)
         try:
             return cls.from_json(text)
