@@ -158,7 +158,10 @@ def test_kill_9_mid_campaign_then_rerun_delivers_every_token_exactly_once(
     requests = server.requests()
     # Each batch has its own biTag: one accepted request per batch, 12 x 1000 tokens in all.
     assert len(requests) == 12
-    assert len({request["biTag"] for request in requests}) == 12
+    # ... and the tags are exactly those of batches 0 to 11, each accepted once.
+    assert sorted(request["biTag"][-10:] for request in requests) == [
+        f"{b:010d}" for b in range(12)
+    ]
     assert sum(request["success"] for request in requests) == 12_000
     lines = outcomes(out)
     assert sorted(line["token"] for line in lines) == sorted(tokens)
