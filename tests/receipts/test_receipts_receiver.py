@@ -171,8 +171,33 @@ def _good_status(**overrides: Any) -> dict[str, Any]:
             orjson.dumps({"statuses": [_good_status(deliveryStatus=None)]}),
             "exactly one of deliveryStatus and formStatus",
         ),
+        (
+            orjson.dumps({"statuses": [_good_status(deliveryStatus={"result": 2**31})]}),
+            "statuses[0].deliveryStatus.result",
+        ),
+        (
+            b'{"statuses": [{"token": "t", "pushType": 0, "appPackageName": "a", "requestId": "r",'
+            b' "deliveryStatus": {"result": 0, "timestamp": 9223372036854775808}}]}',
+            "statuses[0].deliveryStatus.timestamp",
+        ),
+        (
+            orjson.dumps({"statuses": [_good_status(pushType=2**62)]}),
+            "statuses[0].pushType",
+        ),
     ],
-    ids=["empty", "not-json", "array", "no-statuses", "101", "bad-second", "string-result", "none"],
+    ids=[
+        "empty",
+        "not-json",
+        "array",
+        "no-statuses",
+        "101",
+        "bad-second",
+        "string-result",
+        "none",
+        "huge-result",
+        "huge-timestamp",
+        "huge-push-type",
+    ],
 )
 async def test_malformed_bodies_get_400_naming_the_field_and_nothing_is_stored(
     signed_client: httpx2.AsyncClient, store: ReceiptStore, body: bytes, fragment: str

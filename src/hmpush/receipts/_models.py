@@ -23,6 +23,10 @@ MAX_STATUSES_PER_BATCH = 100
 # push-type 1 (widget refresh) is the only one whose receipts carry `formStatus` (spec 11.2).
 WIDGET_PUSH_TYPE = 1
 _MAX_FORM_ID = 2**31 - 1
+# The spec types result and pushType as Integer (32-bit) and timestamp as Long (64-bit); larger
+# numbers are malformed receipts (and would not fit the store's SQLite integers).
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_LONG_MAX = 2**63 - 1
 
 
 class _ReceiptModel(BaseModel):
@@ -41,8 +45,8 @@ class _ReceiptModel(BaseModel):
 class DeliveryStatus(_ReceiptModel):
     """Outcome of a non-widget message on one device: receipt `result` and its time in ms."""
 
-    result: int
-    timestamp: int = Field(ge=0)
+    result: int = Field(ge=_INT32_MIN, le=_INT32_MAX)
+    timestamp: int = Field(ge=0, le=_LONG_MAX)
 
     @property
     def result_code(self) -> ReceiptResult | None:
@@ -54,8 +58,8 @@ class FormStatus(_ReceiptModel):
     """Outcome of a widget refresh on one widget: its `formId`, receipt `result` and time in ms."""
 
     form_id: int = Field(ge=0, le=_MAX_FORM_ID)
-    result: int
-    timestamp: int = Field(ge=0)
+    result: int = Field(ge=_INT32_MIN, le=_INT32_MAX)
+    timestamp: int = Field(ge=0, le=_LONG_MAX)
 
     @property
     def result_code(self) -> ReceiptResult | None:
@@ -67,7 +71,7 @@ class ReceiptStatus(_ReceiptModel):
     """One V2 status: what happened to one message on one token."""
 
     token: str = Field(min_length=1)
-    push_type: int = Field(ge=0)
+    push_type: int = Field(ge=0, le=_INT32_MAX)
     app_package_name: str = Field(min_length=1)
     bi_tag: str = ""
     request_id: str = Field(min_length=1)
