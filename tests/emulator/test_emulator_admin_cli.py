@@ -383,3 +383,20 @@ def test_numbers_beyond_what_is_stored_are_refused_naming_the_field(
         hmpush_emulator.admin(method, path, body)
     assert refused.value.status == 422
     assert named in str(refused.value.detail)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["--port", "99999"], "--port"),
+        (["--port", "-1"], "--port"),
+        (["--host", "no-such-host.invalid", "--port", "0"], "cannot listen on no-such-host"),
+    ],
+)
+def test_an_unusable_address_fails_with_one_clear_line(
+    tmp_path: Path, arguments: list[str], expected: str
+) -> None:
+    result = CliRunner().invoke(cli_app, ["emulator", *arguments, "--data", str(tmp_path / "d")])
+    assert result.exit_code != 0
+    assert expected in result.output
+    assert "Traceback" not in result.output and "Unknown error" not in result.output

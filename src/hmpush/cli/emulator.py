@@ -42,7 +42,9 @@ def serve_command(
         str,
         typer.Option(help="Address to listen on (the admin API has no login: keep it local)."),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")
+    ] = DEFAULT_PORT,
     data: Annotated[
         Path, typer.Option("--data", help="Data directory (SQLite file, default key file).")
     ] = DEFAULT_DATA_DIR,
@@ -103,14 +105,14 @@ def _defaults_or_exit(config: EmulatorConfig) -> DataDirDefaults:
 
 def _require_free_address(host: str, port: int) -> None:
     """Fail with one clear line (not the server's panic) when the address cannot be bound."""
-    import os
     import socket
 
     try:
         with socket.create_server((host, port)):
             pass
     except OSError as error:
-        reason = os.strerror(error.errno) if error.errno else str(error)
+        # gaierror (an unknown host) has a negative errno that os.strerror cannot name.
+        reason = error.strerror or str(error)
         _complain(f"error: cannot listen on {host}:{port}: {reason}")
         raise typer.Exit(EXIT_REJECTED) from None
 

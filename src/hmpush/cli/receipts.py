@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
 @receipts_app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8090,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8090,
     db: Annotated[Path, typer.Option(help="SQLite file receipts are stored in.")] = Path(
         "receipts.db"
     ),
