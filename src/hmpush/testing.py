@@ -3,7 +3,9 @@
 `hmpush_emulator` serves a fresh in-memory server in-process (use `handle.transport` with an
 httpx2 async client); `hmpush_emulator_server` gives a fresh project on a real server listening
 on 127.0.0.1 (one Granian process per test session). Both hand out an `EmulatorHandle`:
-credentials, endpoint, a device factory, the inbox reader, fault rules and the admin API.
+credentials, endpoint, a device factory (`create_devices`), the inbox reader, device state
+(`set_device_state`), the server's clock (`advance_clock`), receipt endpoints
+(`add_receipt_config`, `dispatch_receipts`), fault rules and the whole admin API (`admin`).
 
 Importing this module must stay cheap: heavy imports happen inside the fixtures.
 """
