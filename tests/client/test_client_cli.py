@@ -25,7 +25,9 @@ def key_file(hmpush_emulator_server: EmulatorHandle, tmp_path: Path) -> Path:
     return path
 
 
-def _send(server: EmulatorHandle, key: Path, *args: str, stdin: str | None = None) -> Result:
+def _send(
+    server: EmulatorHandle, key: Path, *args: str, stdin: str | bytes | None = None
+) -> Result:
     command = ["send", "--key", str(key), "--endpoint", server.base_url, *args]
     return runner.invoke(app, command, input=stdin)
 
@@ -203,3 +205,19 @@ def test_missing_key_file_is_one_clear_line(
     result = _send(hmpush_emulator_server, missing, "--title", "T", "--body", "B", "--token", "x")
     assert result.exit_code == EXIT_REJECTED
     assert result.stderr.count("\n") == 1 and str(missing) in result.stderr
+
+
+def test_a_token_file_that_is_not_utf8_names_the_line_and_sends_nothing(
+    hmpush_emulator_server: EmulatorHandle, key_file: Path, tmp_path: Path
+) -> None:
+    [token] = hmpush_emulator_server.create_devices(1)
+    tokens_file = tmp_path / "tokens.txt"
+    tokens_file.write_bytes(token.encode() + b"\n\xff\xfe\n")
+    args = ["--title", "T", "--body", "B"]
+    from_file = _send(hmpush_emulator_server, key_file, *args, "--tokens-file", str(tokens_file))
+    from_stdin = _send(hmpush_emulator_server, key_file, *args, stdin=b"x\n\xff\n")
+    for result, source in [(from_file, f"--tokens-file {tokens_file}"), (from_stdin, "stdin")]:
+        assert result.exit_code == EXIT_USAGE, result.output
+        assert f"{source}: line 2 is not UTF-8 text" in result.stderr
+        assert "Traceback" not in result.output
+    assert hmpush_emulator_server.requests() == []

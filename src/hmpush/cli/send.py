@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TextIO
+from typing import Annotated, Any, BinaryIO, NoReturn
 
 import orjson
 import typer
@@ -154,20 +154,23 @@ def _tokens_from(given: Iterable[str], tokens_file: Path | None) -> Iterator[str
     yield from (token.strip() for token in given if token.strip())
     if tokens_file is not None:
         if str(tokens_file) == "-":
-            yield from _lines(sys.stdin)
+            yield from _lines(sys.stdin.buffer, "stdin")
             return
         try:
-            with tokens_file.open(encoding="utf-8") as stream:
-                yield from _lines(stream)
+            with tokens_file.open("rb") as stream:
+                yield from _lines(stream, f"--tokens-file {tokens_file}")
         except OSError as error:
             _usage_error(f"cannot read --tokens-file {tokens_file}: {error.strerror or error}")
     elif not given and not sys.stdin.isatty():
-        yield from _lines(sys.stdin)
+        yield from _lines(sys.stdin.buffer, "stdin")
 
 
-def _lines(stream: TextIO) -> Iterator[str]:
-    for line in stream:
-        token = line.strip()
+def _lines(stream: BinaryIO, source: str) -> Iterator[str]:
+    for number, raw in enumerate(stream, 1):
+        try:
+            token = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            _usage_error(f"{source}: line {number} is not UTF-8 text (tokens are ASCII)")
         if token and not token.startswith("#"):
             yield token
 
