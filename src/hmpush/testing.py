@@ -150,7 +150,8 @@ class EmulatorHandle:
         """Move the server's (devices') clock forward by `ms`; returns the new now in ms.
 
         Quota days, ttl expiry, live-view windows and receipt retries then behave as if that
-        time had passed.
+        time had passed. The clock is the server's, not the project's: on the session-wide
+        `hmpush_emulator_server` it moves for every test, so prefer `hmpush_emulator` there.
         """
         return int(self.admin("POST", "/delivery/clock", {"advance_ms": ms})["now_ms"])
 
