@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import signal
 import sqlite3
@@ -16,7 +18,15 @@ from campaign_helpers import notification_message, outcomes, summary, write_line
 
 from hmpush.auth import write_service_account
 from hmpush.client import AsyncPushClient, RetryPolicy
-from hmpush.fanout import Campaign, EmulatorRequestLog, InFlightPolicy
+from hmpush.fanout import (
+    NOT_RECEIVED,
+    Campaign,
+    EmulatorRequestLog,
+    InFlightBatch,
+    InFlightPolicy,
+    batch_tag,
+)
+from hmpush.messages import PushOptions, prepare
 from hmpush.testing import EmulatorHandle
 
 IN_FLIGHT = 1
@@ -274,3 +284,69 @@ async def test_connection_dropped_mid_request_is_settled_within_the_same_run(
     else:
         assert not result.complete and result.unknown == 1000 and result.accepted == 2000
         assert len((out / "unknown-tokens.txt").read_text().split()) == 1000
+
+
+async def _until_in_flight(out: Path, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(sqlite3.Error), sqlite3.connect(out / "campaign.sqlite") as db:
+            [(found,)] = db.execute("SELECT count(*) FROM batches WHERE state = ?", (IN_FLIGHT,))
+            if found >= count:
+                return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{count} batches never went in flight")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("handling_seconds", [0.0, 3.0])
+async def test_the_request_log_waits_for_a_request_the_server_is_still_handling(
+    hmpush_emulator_server: EmulatorHandle, handling_seconds: float
+) -> None:
+    server = hmpush_emulator_server
+    tokens = server.create_devices(3)
+    server.add_fault(latency_ms=1000, times=1)
+    tag = batch_tag("0a1b2c3d4e5f", 7)
+    message = notification_message()
+    tagged = prepare(message.payload, PushOptions(bi_tag=tag))
+    log = EmulatorRequestLog(server.base_url, server.project_id, handling_seconds=handling_seconds)
+    async with AsyncPushClient(server.service_account, endpoint=server.base_url) as client:
+        sending = asyncio.create_task(client.send_prepared(tagged, tokens))
+        await asyncio.sleep(0.2)  # on the wire; the server records it after 1 s
+        resolved = await log.resolve([InFlightBatch(7, tag, tokens, int(time.time() * 1000))])
+        answer = await sending
+    if handling_seconds:
+        assert resolved[7] == answer  # found once the server was done with it
+    else:
+        assert resolved[7] is NOT_RECEIVED  # the race: a resend would deliver it twice
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_cancelled_with_requests_on_the_wire_then_rerun_at_once_sends_each_token_once(
+    hmpush_emulator_server: EmulatorHandle, tmp_path: Path
+) -> None:
+    server = hmpush_emulator_server
+    tokens = server.create_devices(3000)
+    server.add_fault(latency_ms=1500, times=2)  # the first two requests are handled late
+    tokens_file = write_lines(tmp_path / "tokens.txt", tokens)
+    out = tmp_path / "out"
+    log = EmulatorRequestLog(server.base_url, server.project_id, handling_seconds=3.0)
+    async with AsyncPushClient(server.service_account, endpoint=server.base_url) as client:
+        message = notification_message()
+        first = asyncio.create_task(
+            Campaign(client, message, tokens_file, out, concurrency=2, in_flight=log).run()
+        )
+        await _until_in_flight(out, 2)
+        first.cancel()  # Ctrl-C: the requests are on the wire, the server not done with them
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert server.requests() == []
+        result = await Campaign(
+            client, message, tokens_file, out, concurrency=2, in_flight=log
+        ).run()
+    # The server either finished the two requests after the first run stopped (recorded, not
+    # sent again) or dropped them with the connection (sent again): each token once either way.
+    assert result.complete and result.accepted == 3000
+    assert sorted(request["success"] for request in server.requests()) == [1000, 1000, 1000]
+    lost = summary(out)["lostAnswers"]
+    assert lost["settledFromServerRecord"] + lost["sentAgain"] == 2

@@ -14,6 +14,7 @@ echoes in delivery receipts. A resolver looks those labels up in a record the se
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,8 +24,12 @@ import orjson
 
 from hmpush.client import BatchResult, result_from_answer
 from hmpush.errors import PushError, TransportError
+from hmpush.fanout._state import now_ms
 
 TAG_PREFIX = "hmpush:"
+# How long the local server may take from receiving a request to recording it. Its own work
+# takes milliseconds; a latency fault rule delays it by its `latency_ms` (raise this to match).
+DEFAULT_HANDLING_SECONDS = 5.0
 REQUEST_LOG_LIMIT = 10_000
 CLOCK_SLACK_MS = 60_000
 
@@ -74,19 +79,38 @@ class EmulatorRequestLog:
         *,
         transport: httpx2.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
+        handling_seconds: float = DEFAULT_HANDLING_SECONDS,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.project_id = project_id
+        self.handling_seconds = handling_seconds
         self._transport = transport
         self._timeout = timeout
 
     async def resolve(self, batches: Sequence[InFlightBatch]) -> Mapping[int, Resolution]:
-        """Each tagged batch: the answer the server recorded, or NOT_RECEIVED if it has none."""
+        """Each tagged batch: the answer the server recorded, or NOT_RECEIVED if it has none.
+
+        A request the server is still handling is not in its log yet (it may be accepted a
+        moment later, even after the sender died), so "not there" counts only for a batch sent
+        at least `handling_seconds` ago; for a more recent one the log is read again once that
+        time has passed.
+        """
         tagged = [batch for batch in batches if batch.tag is not None]
         if not tagged:
             return {}
         records = await self._accepted_requests()
         by_tag = {record.get("biTag"): record for record in records}
+        missing_since = [
+            batch.sent_at_ms
+            for batch in tagged
+            if batch.tag not in by_tag and batch.sent_at_ms is not None
+        ]
+        if missing_since:
+            wait = (max(missing_since) - now_ms()) / 1000 + self.handling_seconds
+            if wait > 0:
+                await asyncio.sleep(wait)
+                records = await self._accepted_requests()
+                by_tag = {record.get("biTag"): record for record in records}
         # The log comes newest first and capped: a batch sent before its oldest entry may be
         # beyond the cap, so "not there" proves nothing for it.
         covered_since = _oldest_accepted_ms(records) if len(records) >= REQUEST_LOG_LIMIT else 0
