@@ -282,7 +282,7 @@ async def test_wrong_method_answers_huawei_shaped_405(
 async def test_huge_request_is_80300008_without_being_kept(
     emulator: EmulatorHandle, any_sender: Sender
 ) -> None:
-    from hmpush.emulator.app import MAX_REQUEST_BYTES
+    from hmpush.messages import MAX_REQUEST_BYTES
 
     body = b'{"payload": {"x": "' + b"y" * MAX_REQUEST_BYTES + b'"}}'
     await refused(emulator, any_sender, body, codes.MESSAGE_TOO_LONG, tokens=[])

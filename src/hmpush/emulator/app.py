@@ -30,6 +30,7 @@ from hmpush.emulator.sending import (
     new_request_id,
     reply_for,
 )
+from hmpush.messages import MAX_REQUEST_BYTES  # larger requests: 80300008, never held whole
 from hmpush.messages.request import MAX_TOKENS
 
 __all__ = ["SEND_PATH", "create_app"]
@@ -38,9 +39,6 @@ logger = logging.getLogger("hmpush.emulator")
 
 SEND_PATH = "/v3/{project_id}/messages:send"
 _SEND_PATH_PATTERN = re.compile(r"/v3/([^/]+)/messages:send")
-# 1000 tokens of the longest plausible length plus a 4096-byte message fit with room to spare;
-# anything larger is refused (80300008) without being held in memory.
-MAX_REQUEST_BYTES = 2 * 1024 * 1024
 
 _SEND_OPENAPI: dict[str, Any] = {
     "parameters": [

@@ -5,12 +5,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
-if TYPE_CHECKING:
-    from hmpush.messages import PushType
+from hmpush.messages import PushType
 
 __all__ = [
     "AcceptedMessage",
@@ -21,17 +20,9 @@ __all__ = [
     "store_message",
 ]
 
-# Push-type numbers (spec §1.2), used as plain ints so stored rows and live enums compare equal.
-NOTIFICATION = 0
-FORM_UPDATE = 1
-VOICE_BROADCAST = 2
-BACKGROUND = 6
-LIVE_VIEW = 7
-VOIP_CALL = 10
-
 # §3.2: ttl defaults to one day; collapseKey groups 0..100 act only for push-types 0 and 2.
 DEFAULT_TTL_SECONDS = 86_400
-_COLLAPSING_PUSH_TYPES = frozenset({NOTIFICATION, VOICE_BROADCAST})
+_COLLAPSING_PUSH_TYPES = frozenset({PushType.NOTIFICATION, PushType.VOICE_BROADCAST})
 _COLLAPSE_GROUPS = range(0, 101)
 
 
@@ -112,7 +103,7 @@ class MessageFacts:
     @property
     def form_id(self) -> int | None:
         """The widget's formId for push-type 1."""
-        value = self.payload.get("formId") if self.push_type == FORM_UPDATE else None
+        value = self.payload.get("formId") if self.push_type == PushType.FORM_UPDATE else None
         return int(value) if value is not None else None
 
 

@@ -18,15 +18,12 @@ import orjson
 from hmpush.codes import ReceiptResult
 from hmpush.emulator import quotas
 from hmpush.emulator.delivery_model import (
-    FORM_UPDATE,
-    LIVE_VIEW,
-    NOTIFICATION,
-    VOICE_BROADCAST,
     MessageFacts,
     Outcome,
     TargetDevice,
 )
 from hmpush.emulator.device_state import DEFAULT_DEVICE_STATE, DeviceState, app_settings
+from hmpush.messages import PushType
 
 __all__ = [
     "RULES_SCHEMA",
@@ -85,7 +82,7 @@ _STANDING_STATE_RULES: tuple[tuple[Callable[[DeviceState], bool], ReceiptResult]
 )
 
 # §11.3 result 6: push-types whose messages the device shows as notifications or cards.
-_SHOWN_PUSH_TYPES = frozenset({NOTIFICATION, VOICE_BROADCAST, LIVE_VIEW})
+_SHOWN_PUSH_TYPES = frozenset({PushType.NOTIFICATION, PushType.VOICE_BROADCAST, PushType.LIVE_VIEW})
 # §13: MARKETING is the one category with a per-device scenario quota; other categories meet
 # only the device-level frequency control (102). Choice: that cap counts notifications (0, 2).
 _MARKETING = "MARKETING"
@@ -118,11 +115,11 @@ def arrive(
         return [], []
     outcomes: list[Outcome] = []
     candidates = _switch_and_profile(facts, devices, states, now_ms, outcomes)
-    if facts.push_type == FORM_UPDATE:
+    if facts.push_type == PushType.FORM_UPDATE:
         delivered = _arrive_widget(conn, facts, candidates, now_ms, outcomes)
-    elif facts.push_type == LIVE_VIEW:
+    elif facts.push_type == PushType.LIVE_VIEW:
         delivered = _arrive_live_view(conn, facts, candidates, now_ms, outcomes)
-    elif facts.push_type in (NOTIFICATION, VOICE_BROADCAST):
+    elif facts.push_type in (PushType.NOTIFICATION, PushType.VOICE_BROADCAST):
         delivered = _apply_notification_quotas(conn, facts, candidates, states, now_ms, outcomes)
     else:
         delivered = list(candidates)

@@ -26,7 +26,8 @@ import httpx2
 import orjson
 import pydantic
 
-from hmpush.emulator.delivery_model import FORM_UPDATE, MessageFacts, Outcome
+from hmpush.emulator.delivery_model import MessageFacts, Outcome
+from hmpush.messages import PushType
 from hmpush.receipts import (
     CALLBACK_HEADER,
     MAX_STATUSES_PER_BATCH,
@@ -238,7 +239,7 @@ def status_json(outcome: Outcome, common: Mapping[str, Any] | None = None) -> di
         "appPackageName": outcome.device.bundle_name,
         **(common if common is not None else message_fields(facts)),
     }
-    if facts.push_type == FORM_UPDATE:
+    if facts.push_type == PushType.FORM_UPDATE:
         status["formStatus"] = {
             "formId": facts.form_id or 0,
             "result": outcome.result,
@@ -275,7 +276,10 @@ def queue_receipts(conn: sqlite3.Connection, outcomes: Sequence[Outcome], now_ms
         config = chosen[key]
         if config is None:
             continue
-        if outcome.facts.push_type == FORM_UPDATE and (outcome.facts.form_id or 0) > MAX_FORM_ID:
+        if (
+            outcome.facts.push_type == PushType.FORM_UPDATE
+            and (outcome.facts.form_id or 0) > MAX_FORM_ID
+        ):
             # The V2 format caps formId at 2^31-1 (device ids never exceed it), so a refresh
             # for a larger id (result 151) has no receipt that a receiver could accept.
             logger.warning("no receipt for widget refresh of formId %s", outcome.facts.form_id)
