@@ -27,6 +27,7 @@ from hmpush.fanout._campaign import (
 )
 from hmpush.fanout._input import RejectedLine, TokenInputError
 from hmpush.fanout._plan import PlanReport
+from hmpush.fanout._planned import PlannedTokens, batch_outcome_lines
 from hmpush.fanout._resolve import (
     NOT_RECEIVED,
     EmulatorRequestLog,
@@ -47,7 +48,9 @@ __all__ = [
     "InFlightPolicy",
     "InFlightResolver",
     "PlanReport",
+    "PlannedTokens",
     "RejectedLine",
     "TokenInputError",
+    "batch_outcome_lines",
     "batch_tag",
 ]
