@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from hmpush.cli import campaign, demo, emulator, keys, receipts, send, validate
+from hmpush.cli import campaign, demo, distributed, emulator, keys, receipts, send, validate
 from hmpush.cli._common import EXIT_REJECTED, err_console
 from hmpush.errors import HmpushError
 
@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (validate, keys, emulator, send, campaign, receipts, demo):
+for _module in (validate, keys, emulator, send, campaign, distributed, receipts, demo):
     _module.register(app)
 
 
