@@ -218,7 +218,8 @@ def collect_results(
             for record in records.values():
                 totals.add(record, int(record["size"]))
             unclaimed = int(config["batches"]) - len(records)
-            totals.batches["not_sent"] += unclaimed
+            if unclaimed:
+                totals.batches["not_sent"] += unclaimed
             totals.not_sent = int(config["tokens"]) - sum(
                 int(record["size"]) for record in records.values()
             )
