@@ -110,48 +110,6 @@ def _start_sink(port: int, tls: tuple[Path, Path] | None, delay_ms: int) -> subp
     raise RuntimeError("sink did not start within 20 s")
 
 
-def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its PKCS#8 key, valid for one day."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    certificate_path = directory / "sink.crt"
-    key_path = directory / "sink.key"
-    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return certificate_path, key_path
-
-
 def _tokens(count: int) -> list[str]:
     # Realistic length and alphabet (HarmonyOS tokens are ~130 base64-like characters).
     return [f"MAMzLgE{secrets.token_urlsafe(93)}"[:130] for _ in range(count)]
@@ -328,6 +286,7 @@ def main() -> None:
     options = parser.parse_args()
 
     from hmpush.auth import generate_service_account
+    from hmpush.testing import self_signed_certificate
 
     account = generate_service_account("100000000000000001", bits=2048)
     tokens = _tokens(options.tokens)
@@ -340,7 +299,7 @@ def main() -> None:
         for scenario in options.scenarios.split(","):
             scheme, _, delay = scenario.partition(":")
             delay_ms = int(delay or 0)
-            tls = _self_signed_certificate(Path(scratch)) if scheme == "https" else None
+            tls = self_signed_certificate(Path(scratch), "sink") if scheme == "https" else None
             port = _free_port()
             process = _start_sink(port, tls, delay_ms)
             try:

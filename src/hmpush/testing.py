@@ -17,6 +17,7 @@ import contextlib
 import secrets
 import threading
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
@@ -38,6 +39,7 @@ __all__ = [
     "hmpush_emulator_server",
     "hmpush_emulator_server_process",
     "in_process_emulator",
+    "self_signed_certificate",
     "server_handle",
 ]
 
@@ -365,6 +367,49 @@ def server_handle(base_url: str) -> tuple[EmulatorHandle, Callable[[], None]]:
         admin_client.close()
 
     return bootstrap, close
+
+
+def self_signed_certificate(directory: Path, name: str = "server") -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its PKCS#8 key (0600), valid for a day, written to
+    `directory` as `<name>.crt` and `<name>.key`: for HTTPS servers in tests and benchmarks."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    certificate_path = directory / f"{name}.crt"
+    key_path = directory / f"{name}.key"
+    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return certificate_path, key_path
 
 
 # --- fixtures -------------------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from client_helpers import FAST_RETRY, notification, self_signed_certificate
+from client_helpers import FAST_RETRY, notification
 
 from hmpush.client import PushClient
 from hmpush.errors import TransportError
-from hmpush.testing import EmulatorHandle, server_handle
+from hmpush.testing import EmulatorHandle, self_signed_certificate, server_handle
 
 
 @pytest.fixture(scope="module")

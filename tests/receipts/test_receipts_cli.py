@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import socket
 import ssl
 import time
@@ -11,16 +9,13 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from receipts_support import batch, receipts_server, status
 from typer.testing import CliRunner
 
 from hmpush.cli import app
 from hmpush.cli._common import EXIT_REJECTED, EXIT_USAGE
 from hmpush.receipts import CALLBACK_HEADER, ReceiptStore, sign_callback
+from hmpush.testing import self_signed_certificate
 
 USER = "receipt-user"
 SECRET = "c2VjcmV0LWtleS1ieXRlcy0wMTIzNDU2Nzg5"
@@ -88,39 +83,8 @@ def test_serve_verifies_and_stores_over_real_http(tmp_path: Path) -> None:
     assert SECRET not in receiver.log.read_text()
 
 
-def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return cert_path, key_path
-
-
 def test_serve_over_https(tmp_path: Path) -> None:
-    cert, key = _self_signed_certificate(tmp_path)
+    cert, key = self_signed_certificate(tmp_path)
     arguments = ["--ssl-cert", str(cert), "--ssl-key", str(key)]
     with receipts_server(tmp_path / "receipts.db", arguments) as receiver:
         url = receiver.url.replace("http://", "https://")
